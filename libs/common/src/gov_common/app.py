@@ -1,0 +1,108 @@
+"""What every service's FastAPI app has: problems, request ids, health, metrics, workers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Annotated, Any, Protocol
+
+import structlog
+from fastapi import APIRouter, Depends, FastAPI, Request
+from prometheus_client import make_asgi_app
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gov_common.db import unit_of_work
+from gov_common.health import Readiness, health_router
+from gov_common.logging import RequestContextMiddleware
+from gov_common.problems import install_problem_handlers
+
+log = structlog.get_logger(__name__)
+
+
+class Worker(Protocol):
+    """A long-running background job (outbox relay, consumer, dispatcher)."""
+
+    def stop(self) -> None: ...
+
+    def run(self) -> Awaitable[None]: ...
+
+
+class Workers:
+    """Runs background workers beside the HTTP server and stops them gracefully."""
+
+    def __init__(self, workers: Sequence[Worker], *, stop_timeout_s: float = 10.0) -> None:
+        self._workers = list(workers)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stop_timeout = stop_timeout_s
+
+    async def start(self) -> None:
+        for worker in self._workers:
+            self._tasks.append(
+                asyncio.create_task(self._supervise(worker), name=type(worker).__name__)
+            )
+
+    @staticmethod
+    async def _supervise(worker: Worker) -> None:
+        try:
+            await worker.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("worker.crashed", worker=type(worker).__name__)
+            raise
+
+    async def stop(self) -> None:
+        for worker in self._workers:
+            worker.stop()
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(self._tasks, timeout=self._stop_timeout)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
+
+def create_service_app(
+    *,
+    title: str,
+    description: str,
+    version: str,
+    routers: Sequence[APIRouter],
+    readiness: Readiness,
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[Any]] | None = None,
+) -> FastAPI:
+    @asynccontextmanager
+    async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if lifespan is None:
+            yield
+            return
+        async with lifespan(app):
+            yield
+
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        lifespan=_lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    install_problem_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(health_router(readiness))
+    for router in routers:
+        app.include_router(router)
+    app.mount("/metrics", make_asgi_app())
+    return app
+
+
+async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with unit_of_work(request.app.state.sessions) as session:
+        yield session
+
+
+# The request's unit of work. scope="function" commits before the response is sent, so a
+# client is never told "created" about a transaction that then fails to commit.
+SessionDep = Annotated[AsyncSession, Depends(_request_session, scope="function")]

@@ -1,0 +1,320 @@
+"""The idempotent consumer: an inbox table, manual offset commits, retries, dead letters.
+
+For every record: decode the CloudEvent, validate its payload against the registry, then in
+one transaction insert ``(consumer, event id)`` into the inbox and run the handler. A
+duplicate inbox row means the work is already done, so a redelivered event changes nothing.
+Offsets are committed only after that transaction has committed. A record that can never
+succeed goes to ``<topic>.dlq`` with the reason in headers, and consumption moves on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from pydantic import BaseModel
+from sqlalchemy import DateTime, String, func
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gov_common.db import unit_of_work
+from gov_common.events.envelope import CloudEvent, MalformedEventError, from_kafka
+from gov_common.events.registry import (
+    EVENT_TYPES,
+    SchemaViolationError,
+    UnknownEventTypeError,
+    dead_letter_topic,
+    parse_payload,
+)
+from gov_common.messaging.kafka import backoff_delay, ensure_topics, new_producer
+
+log = structlog.get_logger(__name__)
+
+Handler = Callable[[AsyncSession, CloudEvent, BaseModel], Awaitable[None]]
+
+# Header names on dead-lettered records, beside the original ones.
+DLQ_REASON = "dlq_reason"
+DLQ_ERROR_CLASS = "dlq_error_class"
+DLQ_ORIGINAL_TOPIC = "dlq_original_topic"
+DLQ_ORIGINAL_PARTITION = "dlq_original_partition"
+DLQ_ORIGINAL_OFFSET = "dlq_original_offset"
+DLQ_CONSUMER = "dlq_consumer"
+DLQ_FAILED_AT = "dlq_failed_at"
+
+
+class PermanentEventError(Exception):
+    """Raised by a handler for an event that can never be handled; it goes to the DLQ."""
+
+
+class InboxMixin:
+    """Columns of an inbox table: one row per (consumer, event id) handled."""
+
+    __tablename__: ClassVar[str] = "inbox"
+
+    consumer: Mapped[str] = mapped_column(String(100), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(200))
+    processed_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+# Failures worth waiting out however long they last: the database or network is away.
+_INFRASTRUCTURE_ERRORS = (OperationalError, InterfaceError, ConnectionError, TimeoutError, OSError)
+
+
+def _is_infrastructure_error(exc: BaseException) -> bool:
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, _INFRASTRUCTURE_ERRORS)
+
+
+@dataclass
+class _Outcome:
+    handled: bool
+    dead_lettered: bool = False
+
+
+class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, owner: IdempotentConsumer) -> None:
+        self._owner = owner
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        await self._owner.commit_pending()
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        return None
+
+
+class IdempotentConsumer:
+    """Consumes topics for one consumer group; run it as a background task with :meth:`run`."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        topics: list[str],
+        handlers: Mapping[str, Handler],
+        session_factory: async_sessionmaker[AsyncSession],
+        inbox_model: type[InboxMixin],
+        bootstrap_servers: str,
+        topic_prefix: str = "",
+        max_attempts: int = 5,
+        retry_base_s: float = 0.2,
+        retry_cap_s: float = 30.0,
+        max_poll_records: int = 200,
+        on_handled: Callable[[CloudEvent], None] | None = None,
+    ) -> None:
+        self.name = name
+        self._contract_topics = topics
+        self._topics = [topic_prefix + t for t in topics]
+        self._prefix = topic_prefix
+        self._handlers = dict(handlers)
+        self._sessions = session_factory
+        self._inbox = inbox_model
+        self._bootstrap = bootstrap_servers
+        self._max_attempts = max_attempts
+        self._retry_base = retry_base_s
+        self._retry_cap = retry_cap_s
+        self._max_poll_records = max_poll_records
+        # Called after a handler's transaction committed, e.g. to wake a dispatcher at once.
+        self._on_handled = on_handled
+        self._consumer: AIOKafkaConsumer | None = None
+        self._producer: AIOKafkaProducer | None = None
+        self._pending: dict[TopicPartition, int] = {}
+        self._stopping = asyncio.Event()
+        self.broker_reachable = False
+        self.handled_count = 0
+        self.dead_letter_count = 0
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        attempt = 0
+        while not self._stopping.is_set():
+            try:
+                await self._start()
+                attempt = 0
+                await self._consume()
+            except asyncio.CancelledError:
+                await self._shutdown()
+                raise
+            except Exception as exc:
+                attempt += 1
+                self.broker_reachable = False
+                delay = backoff_delay(attempt, base=0.5, cap=15.0)
+                log.warning(
+                    "consumer.error",
+                    consumer=self.name,
+                    error=repr(exc),
+                    retry_in_s=round(delay, 2),
+                )
+                await self._shutdown()
+                await self._sleep(delay)
+        await self._shutdown()
+
+    async def _start(self) -> None:
+        await ensure_topics(self._bootstrap, self._contract_topics, prefix=self._prefix)
+        self._producer = new_producer(self._bootstrap, client_id=f"{self.name}-dlq")
+        await self._producer.start()
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            group_id=self.name,
+            client_id=self.name,
+            enable_auto_commit=False,  # offsets move only after the work has committed
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            max_poll_records=self._max_poll_records,
+        )
+        self._consumer.subscribe(self._topics, listener=_CommitOnRevoke(self))
+        await self._consumer.start()
+        self.broker_reachable = True
+        log.info("consumer.started", consumer=self.name, topics=self._topics)
+
+    async def _shutdown(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        producer, self._producer = self._producer, None
+        if consumer is not None:
+            try:
+                await self.commit_pending(consumer)
+            except Exception as exc:
+                log.warning("consumer.final_commit_failed", consumer=self.name, error=repr(exc))
+            await consumer.stop()
+        if producer is not None:
+            await producer.stop()
+        self._pending.clear()
+
+    async def _consume(self) -> None:
+        assert self._consumer is not None
+        while not self._stopping.is_set():
+            batches = await self._consumer.getmany(timeout_ms=500)
+            for tp, records in batches.items():
+                for record in records:
+                    if self._stopping.is_set():
+                        break
+                    outcome = await self.handle_record(record)
+                    if outcome is None:  # stopping while retrying: leave the offset uncommitted
+                        break
+                    self._pending[tp] = record.offset + 1
+            await self.commit_pending()
+
+    async def commit_pending(self, consumer: AIOKafkaConsumer | None = None) -> None:
+        consumer = consumer or self._consumer
+        if consumer is None or not self._pending:
+            return
+        # If this commit fails the records are redelivered later, and the inbox makes that harmless.
+        offsets, self._pending = self._pending, {}
+        await consumer.commit(offsets)
+
+    async def handle_record(self, record: ConsumerRecord[bytes, bytes]) -> _Outcome | None:
+        """Handle one record to a final outcome; None only when stopped before one was reached."""
+        try:
+            event = from_kafka(record.value, record.headers)
+            if event.type not in EVENT_TYPES:
+                raise UnknownEventTypeError(f"unknown event type {event.type!r}")
+            handler = self._handlers.get(event.type)
+            if handler is None:
+                return _Outcome(handled=False)  # a known type this consumer does not need
+            payload = parse_payload(event)
+        except (MalformedEventError, UnknownEventTypeError, SchemaViolationError) as exc:
+            return await self._dead_letter(record, exc)
+
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                done = await self._handle_once(event, payload, handler)
+                if done:
+                    self.handled_count += 1
+                    if self._on_handled is not None:
+                        self._on_handled(event)
+                return _Outcome(handled=done)
+            except PermanentEventError as exc:
+                return await self._dead_letter(record, exc)
+            except Exception as exc:
+                infrastructure = _is_infrastructure_error(exc)
+                if not infrastructure and attempt >= self._max_attempts:
+                    return await self._dead_letter(record, exc)
+                delay = backoff_delay(attempt, base=self._retry_base, cap=self._retry_cap)
+                log.warning(
+                    "consumer.retry",
+                    consumer=self.name,
+                    event_id=event.id,
+                    event_type=event.type,
+                    attempt=attempt,
+                    error=repr(exc),
+                    retry_in_s=round(delay, 2),
+                )
+                if await self._sleep(delay):
+                    return None
+
+    async def _handle_once(self, event: CloudEvent, payload: BaseModel, handler: Handler) -> bool:
+        async with unit_of_work(self._sessions) as session:
+            inserted = await session.execute(
+                insert(self._inbox)
+                .values(consumer=self.name, event_id=event.id, event_type=event.type)
+                .on_conflict_do_nothing()
+                .returning(self._inbox.event_id)
+            )
+            if inserted.first() is None:
+                log.info("consumer.duplicate_skipped", consumer=self.name, event_id=event.id)
+                return False
+            await handler(session, event, payload)
+        return True
+
+    async def _dead_letter(
+        self, record: ConsumerRecord[bytes, bytes], exc: BaseException
+    ) -> _Outcome | None:
+        reason = str(exc) or exc.__class__.__name__
+        headers = [(k, v) for k, v in (record.headers or ()) if not k.startswith("dlq_")]
+        headers += [
+            (DLQ_REASON, reason[:4000].encode()),
+            (DLQ_ERROR_CLASS, exc.__class__.__name__.encode()),
+            (DLQ_ORIGINAL_TOPIC, record.topic.encode()),
+            (DLQ_ORIGINAL_PARTITION, str(record.partition).encode()),
+            (DLQ_ORIGINAL_OFFSET, str(record.offset).encode()),
+            (DLQ_CONSUMER, self.name.encode()),
+            (DLQ_FAILED_AT, datetime.now(UTC).isoformat().encode()),
+        ]
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                assert self._producer is not None
+                await self._producer.send_and_wait(
+                    dead_letter_topic(record.topic), record.value, key=record.key, headers=headers
+                )
+                break
+            except Exception as send_exc:
+                # The offset must not move before the record is safe in the DLQ.
+                log.warning("consumer.dlq_send_failed", consumer=self.name, error=repr(send_exc))
+                if await self._sleep(
+                    backoff_delay(attempt, base=self._retry_base, cap=self._retry_cap)
+                ):
+                    return None
+        self.dead_letter_count += 1
+        log.error(
+            "consumer.dead_lettered",
+            consumer=self.name,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            reason=reason,
+        )
+        return _Outcome(handled=False, dead_lettered=True)
+
+    async def _sleep(self, seconds: float) -> bool:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        except TimeoutError:
+            return False
+        return True

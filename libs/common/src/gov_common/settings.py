@@ -1,0 +1,65 @@
+"""Settings shared by every service, read from environment variables (pydantic-settings).
+
+Each service subclasses :class:`ServiceSettings` and names its own database variable
+(``PETITIONS_DATABASE_URL`` …); the Kafka address is one variable for the whole suite.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Values that exist only so a developer's machine starts without configuration. Outside
+# development a service refuses to start while any secret still has one of them.
+DEVELOPMENT_ONLY_SECRETS = frozenset({"dev-only-change-me", "changeme", "secret", ""})
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", env_file=None, populate_by_name=True)
+
+    service_name: str = "gov-service"
+    environment: Environment = Field(default=Environment.DEVELOPMENT, alias="GOV_ENVIRONMENT")
+    log_level: str = Field(default="INFO", alias="GOV_LOG_LEVEL")
+    database_url: str = "postgresql+asyncpg://gov@127.0.0.1:55432/postgres"
+    db_pool_size: int = Field(default=10, alias="GOV_DB_POOL_SIZE", ge=1)
+    kafka_bootstrap_servers: str = Field(default="127.0.0.1:59092", alias="KAFKA_BOOTSTRAP_SERVERS")
+    # Prefixes every topic name; lets test runs and several deployments share one cluster.
+    kafka_topic_prefix: str = Field(default="", alias="GOV_KAFKA_TOPIC_PREFIX")
+    # The relay polls at this interval even without a NOTIFY, in case one was missed.
+    outbox_poll_interval_s: float = Field(default=2.0, alias="GOV_OUTBOX_POLL_INTERVAL_S", gt=0)
+
+    def secrets(self) -> dict[str, SecretStr]:
+        """The secret settings of this service, checked by :meth:`_refuse_placeholder_secrets`."""
+        return {
+            name: value
+            for name in type(self).model_fields
+            if isinstance(value := getattr(self, name), SecretStr)
+        }
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Self:
+        if self.environment is Environment.DEVELOPMENT or self.environment is Environment.TEST:
+            return self
+        weak = [
+            name
+            for name, value in self.secrets().items()
+            if value.get_secret_value() in DEVELOPMENT_ONLY_SECRETS
+        ]
+        if weak:
+            raise ValueError(
+                f"refusing to start in {self.environment.value}: set real values for "
+                + ", ".join(sorted(weak))
+            )
+        return self
+
+    def topic(self, name: str) -> str:
+        return f"{self.kafka_topic_prefix}{name}"

@@ -1,0 +1,221 @@
+"""Pytest plugin: real PostgreSQL and Kafka for the suite's tests (loaded with ``-p``).
+
+Where the servers come from, in order:
+
+1. the environment (``PETITIONS_DATABASE_URL`` … and ``KAFKA_BOOTSTRAP_SERVERS``), which is
+   what ``make test`` sets after ``deploy/local/infra.sh start``;
+2. testcontainers, when a Docker engine answers and nothing is configured;
+3. ``deploy/local/infra.sh start``, run by the fixture itself.
+
+Every test session gets fresh databases (``<service>_t<hex>``) migrated with Alembic, and
+every test its own topic prefix, so runs neither see each other's data nor depend on order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import shlex
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+
+REPO_ROOT = Path(__file__).resolve().parents[4]
+INFRA_SCRIPT = REPO_ROOT / "deploy" / "local" / "infra.sh"
+SERVICES = {
+    "petitions": ("PETITIONS_DATABASE_URL", "services/petitions-api/alembic.ini"),
+    "targets": ("TARGETS_DATABASE_URL", "services/targets-api/alembic.ini"),
+    "notifier": ("NOTIFIER_DATABASE_URL", "services/notifier/alembic.ini"),
+}
+
+
+@dataclass
+class Infrastructure:
+    """Where the tests' PostgreSQL and Kafka are, and whether the tests may stop Kafka."""
+
+    database_urls: dict[str, str]
+    kafka_bootstrap_servers: str
+    origin: str  # "environment", "testcontainers" or "deploy/local"
+    kafka_controllable: bool = False
+    _containers: list[Any] = field(default_factory=list)
+
+    def admin_url(self, service: str) -> str:
+        return str(make_url(self.database_urls[service]).set(database="postgres"))
+
+    def stop_kafka(self) -> None:
+        self._kafka_command("stop")
+
+    def start_kafka(self) -> None:
+        self._kafka_command("start")
+
+    def _kafka_command(self, action: str) -> None:
+        if not self.kafka_controllable:
+            pytest.skip(f"Kafka from {self.origin} cannot be stopped and started by the tests")
+        subprocess.run(  # noqa: S603
+            [str(INFRA_SCRIPT), action, "kafka"], check=True, env=_without_kafka_override()
+        )
+
+
+def _docker_engine_reachable() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    try:
+        return (
+            subprocess.run(
+                ["docker", "info"],  # noqa: S607
+                capture_output=True,
+                timeout=10,
+                check=False,
+            ).returncode
+            == 0
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _infra_env_lines() -> dict[str, str]:
+    output = subprocess.run(  # noqa: S603
+        [str(INFRA_SCRIPT), "env"], check=True, capture_output=True, text=True
+    ).stdout
+    found: dict[str, str] = {}
+    for line in output.splitlines():
+        if line.startswith("export ") and "=" in line:
+            name, _, value = line.removeprefix("export ").partition("=")
+            found[name] = shlex.split(value)[0] if value else ""
+    return found
+
+
+def _without_kafka_override() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
+
+
+def _kafka_is_ours(bootstrap: str) -> bool:
+    """True when ``bootstrap`` is the broker that deploy/local runs (and so may restart)."""
+    local_port = os.environ.get("GOV_KAFKA_PORT", "59092")
+    if bootstrap not in (f"127.0.0.1:{local_port}", f"localhost:{local_port}"):
+        return False
+    status = subprocess.run(  # noqa: S603
+        [str(INFRA_SCRIPT), "status", "kafka"],
+        capture_output=True,
+        check=False,
+        env=_without_kafka_override(),
+    )
+    return status.returncode == 0
+
+
+def discover_infrastructure() -> Infrastructure:
+    env_urls = {s: os.environ.get(var) for s, (var, _) in SERVICES.items()}
+    kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if all(env_urls.values()) and kafka:
+        # make test: deploy/local started Kafka, so the tests may also stop and start it.
+        return Infrastructure(
+            {s: u for s, u in env_urls.items() if u}, kafka, "environment", _kafka_is_ours(kafka)
+        )
+    if not any(env_urls.values()) and not kafka and _docker_engine_reachable():
+        return _start_testcontainers()
+    subprocess.run([str(INFRA_SCRIPT), "start"], check=True)  # noqa: S603
+    found = _infra_env_lines()
+    urls = {s: env_urls[s] or found[var] for s, (var, _) in SERVICES.items()}
+    bootstrap = kafka or found["KAFKA_BOOTSTRAP_SERVERS"]
+    return Infrastructure(
+        {s: u for s, u in urls.items() if u}, bootstrap, "deploy/local", kafka is None
+    )
+
+
+def _start_testcontainers() -> Infrastructure:  # pragma: no cover - needs a Docker engine
+    from testcontainers.kafka import KafkaContainer
+    from testcontainers.postgres import PostgresContainer
+
+    password = secrets.token_hex(12)
+    postgres = PostgresContainer(
+        "postgres:15", username="gov", password=password, dbname="postgres"
+    )
+    postgres.start()
+    kafka = KafkaContainer("apache/kafka:4.1.1").with_kraft()
+    kafka.start()
+    base = make_url(postgres.get_connection_url()).set(drivername="postgresql+asyncpg")
+    urls = {s: str(base.set(database=s)) for s in SERVICES}
+    infra = Infrastructure(urls, kafka.get_bootstrap_server(), "testcontainers")
+    infra._containers = [postgres, kafka]
+    return infra
+
+
+async def create_database(admin_url: str, name: str) -> None:
+    connection = await asyncpg.connect(admin_url.replace("+asyncpg", ""))
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+
+
+async def drop_database(admin_url: str, name: str) -> None:
+    connection = await asyncpg.connect(admin_url.replace("+asyncpg", ""))
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+def migrate(service: str, url: str) -> None:
+    """Apply a service's Alembic migrations, exactly as ``make migrate`` does."""
+    variable, ini = SERVICES[service]
+    subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "alembic", "-c", str(REPO_ROOT / ini), "upgrade", "head"],
+        check=True,
+        cwd=REPO_ROOT,
+        env={**os.environ, variable: url},
+    )
+
+
+@pytest.fixture(scope="session")
+def infrastructure() -> Iterator[Infrastructure]:
+    infra = discover_infrastructure()
+    yield infra
+    for container in infra._containers:  # pragma: no cover - needs a Docker engine
+        container.stop()
+
+
+@pytest.fixture(scope="session")
+def test_databases(infrastructure: Infrastructure) -> Iterator[dict[str, str]]:
+    """One fresh, migrated database per service for this test session: name → URL."""
+    run_id = uuid.uuid4().hex[:8]
+    created: dict[str, str] = {}
+    try:
+        for service in SERVICES:
+            name = f"{service}_t{run_id}"
+            asyncio.run(create_database(infrastructure.admin_url(service), name))
+            url = str(make_url(infrastructure.database_urls[service]).set(database=name))
+            created[service] = url
+            migrate(service, url)
+        yield created
+    finally:
+        for service, url in created.items():
+            asyncio.run(
+                drop_database(infrastructure.admin_url(service), make_url(url).database or "")
+            )
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    """A prefix of this test's own: its topics and consumer groups are new and empty."""
+    return f"t{uuid.uuid4().hex[:10]}."
+
+
+@pytest.fixture
+async def kafka_admin(infrastructure: Infrastructure) -> AsyncIterator[Any]:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=infrastructure.kafka_bootstrap_servers)
+    await admin.start()
+    yield admin
+    await admin.close()

@@ -1,0 +1,239 @@
+"""The idempotent consumer: inbox, retries, dead letters; real PostgreSQL, stub or real Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from pydantic import BaseModel
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gov_common.events import CloudEvent, new_event, to_kafka
+from gov_common.messaging.inbox import (
+    DLQ_ORIGINAL_OFFSET,
+    DLQ_ORIGINAL_TOPIC,
+    DLQ_REASON,
+    IdempotentConsumer,
+    PermanentEventError,
+)
+from gov_common.testing import Infrastructure
+
+from .conftest import CommonDb, Effect, InboxRow
+from .test_envelope import _case_created
+
+pytestmark = pytest.mark.integration
+CASE_CREATED = "gov.petitions.case.created.v1"
+TOPIC = "petitions.case-events"
+
+
+async def _record_effect(session: AsyncSession, event: CloudEvent, _: BaseModel) -> None:
+    session.add(Effect(event_id=event.id, note=event.type))
+
+
+def _consumer(db: CommonDb, handler: Any = _record_effect, **kwargs: Any) -> IdempotentConsumer:
+    return IdempotentConsumer(
+        name=f"test-{uuid.uuid4().hex[:8]}",
+        topics=[TOPIC],
+        handlers={CASE_CREATED: handler},
+        session_factory=db.sessions,
+        inbox_model=InboxRow,
+        bootstrap_servers=kwargs.pop("bootstrap_servers", "unused:1"),
+        retry_base_s=0.01,
+        retry_cap_s=0.05,
+        **kwargs,
+    )
+
+
+def _record(
+    value: bytes | None, headers: list[tuple[str, bytes]], offset: int = 0
+) -> ConsumerRecord[bytes, bytes]:
+    return ConsumerRecord(
+        topic=TOPIC,
+        partition=0,
+        offset=offset,
+        timestamp=0,
+        timestamp_type=0,
+        key=b"k",
+        value=value,
+        checksum=None,
+        serialized_key_size=1,
+        serialized_value_size=len(value or b""),
+        headers=tuple(headers),
+    )
+
+
+def _valid_record() -> tuple[CloudEvent, ConsumerRecord[bytes, bytes]]:
+    event = new_event(source="/test", type=CASE_CREATED, subject=None, data=_case_created())
+    kafka = to_kafka(event, key="k")
+    return event, _record(kafka.value, kafka.headers)
+
+
+class _StubDlqProducer:
+    def __init__(self) -> None:
+        self.dead_letters: list[tuple[str, bytes | None, dict[str, bytes]]] = []
+
+    async def send_and_wait(
+        self, topic: str, value: bytes | None, key: bytes | None, headers: Any
+    ) -> None:
+        self.dead_letters.append((topic, value, dict(headers)))
+
+
+async def _effects(db: CommonDb, event_id: str) -> int:
+    async with db.sessions() as session:
+        return (
+            await session.scalar(
+                select(func.count()).select_from(Effect).where(Effect.event_id == event_id)
+            )
+            or 0
+        )
+
+
+async def test_a_redelivered_event_is_handled_once(common_db: CommonDb) -> None:
+    consumer = _consumer(common_db)
+    event, record = _valid_record()
+    first = await consumer.handle_record(record)
+    again = await consumer.handle_record(record)
+    assert first is not None and first.handled
+    assert again is not None and not again.handled and not again.dead_lettered
+    assert await _effects(common_db, event.id) == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "headers", "reason"),
+    [
+        (b"\xff not json", None, "value is not JSON"),
+        (b"{}", [("content-type", b"application/json")], "missing header(s) ce_id"),
+        (None, "unknown-type", "unknown event type 'gov.nobody.knows.v1'"),
+        (b'{"case_id": "not-a-uuid"}', "valid-headers", "payload invalid at case_id"),
+    ],
+)
+async def test_poison_records_go_to_the_dead_letter_topic_with_their_reason(
+    common_db: CommonDb, value: bytes | None, headers: Any, reason: str
+) -> None:
+    _, good = _valid_record()
+    if headers is None or headers == "valid-headers":
+        headers = list(good.headers)
+    elif headers == "unknown-type":
+        headers = [(k, b"gov.nobody.knows.v1" if k == "ce_type" else v) for k, v in good.headers]
+        value = good.value
+    consumer = _consumer(common_db)
+    stub = _StubDlqProducer()
+    consumer._producer = stub  # type: ignore[assignment]
+
+    outcome = await consumer.handle_record(_record(value, headers, offset=41))
+
+    assert outcome is not None and outcome.dead_lettered
+    [(topic, dead_value, dead_headers)] = stub.dead_letters
+    assert topic == TOPIC + ".dlq"
+    assert dead_value == value
+    assert reason in dead_headers[DLQ_REASON].decode()
+    assert dead_headers[DLQ_ORIGINAL_OFFSET] == b"41"
+    assert dead_headers[DLQ_ORIGINAL_TOPIC] == TOPIC.encode()
+
+
+async def test_a_failing_handler_is_retried_then_dead_lettered_and_its_work_rolled_back(
+    common_db: CommonDb,
+) -> None:
+    calls = 0
+
+    async def broken(session: AsyncSession, event: CloudEvent, payload: BaseModel) -> None:
+        nonlocal calls
+        calls += 1
+        session.add(Effect(event_id=event.id, note="half done"))
+        raise ValueError("template refers to a field the event lacks")
+
+    consumer = _consumer(common_db, broken, max_attempts=3)
+    stub = _StubDlqProducer()
+    consumer._producer = stub  # type: ignore[assignment]
+    event, record = _valid_record()
+
+    outcome = await consumer.handle_record(record)
+
+    assert outcome is not None and outcome.dead_lettered
+    assert calls == 3
+    assert "template refers" in stub.dead_letters[0][2][DLQ_REASON].decode()
+    assert await _effects(common_db, event.id) == 0  # each attempt rolled back
+    # Not in the inbox either: a later replay, after a fix, may handle it.
+    async with common_db.sessions() as session:
+        assert await session.get(InboxRow, (consumer.name, event.id)) is None
+
+
+async def test_a_permanent_error_is_dead_lettered_at_once(common_db: CommonDb) -> None:
+    async def refuses(session: AsyncSession, event: CloudEvent, payload: BaseModel) -> None:
+        raise PermanentEventError("case belongs to no org unit we know")
+
+    consumer = _consumer(common_db, refuses, max_attempts=5)
+    stub = _StubDlqProducer()
+    consumer._producer = stub  # type: ignore[assignment]
+    outcome = await consumer.handle_record(_valid_record()[1])
+    assert outcome is not None and outcome.dead_lettered
+    assert len(stub.dead_letters) == 1
+
+
+async def test_an_unavailable_database_is_waited_out_beyond_max_attempts(
+    common_db: CommonDb,
+) -> None:
+    failures = 0
+
+    async def flaky(session: AsyncSession, event: CloudEvent, payload: BaseModel) -> None:
+        nonlocal failures
+        if failures < 6:
+            failures += 1
+            raise OperationalError("SELECT 1", {}, ConnectionRefusedError("database restarting"))
+        session.add(Effect(event_id=event.id, note="done"))
+
+    consumer = _consumer(common_db, flaky, max_attempts=2)
+    stub = _StubDlqProducer()
+    consumer._producer = stub  # type: ignore[assignment]
+    event, record = _valid_record()
+    outcome = await consumer.handle_record(record)
+    assert outcome is not None and outcome.handled
+    assert stub.dead_letters == []
+    assert await _effects(common_db, event.id) == 1
+
+
+async def test_against_kafka_poison_goes_to_dlq_and_consumption_goes_on(
+    common_db: CommonDb, infrastructure: Infrastructure, topic_prefix: str
+) -> None:
+    topic = topic_prefix + TOPIC
+    consumer = _consumer(
+        common_db,
+        bootstrap_servers=infrastructure.kafka_bootstrap_servers,
+        topic_prefix=topic_prefix,
+    )
+    task = asyncio.create_task(consumer.run())
+    producer = AIOKafkaProducer(bootstrap_servers=infrastructure.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        event, good = _valid_record()
+        await producer.send_and_wait(
+            topic, b"<xml>not json</xml>", key=b"k", headers=list(good.headers)
+        )
+        await producer.send_and_wait(topic, good.value, key=b"k", headers=list(good.headers))
+        async with asyncio.timeout(60):
+            while await _effects(common_db, event.id) == 0:
+                await asyncio.sleep(0.2)
+    finally:
+        await producer.stop()
+        consumer.stop()
+        await asyncio.wait_for(task, timeout=30)
+
+    dlq = AIOKafkaConsumer(
+        topic + ".dlq",
+        bootstrap_servers=infrastructure.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        group_id=None,
+    )
+    await dlq.start()
+    try:
+        record = await asyncio.wait_for(dlq.getone(), timeout=30)
+    finally:
+        await dlq.stop()
+    assert record.value == b"<xml>not json</xml>"
+    assert b"value is not JSON" in dict(record.headers)[DLQ_REASON]
+    assert consumer.dead_letter_count == 1 and consumer.handled_count == 1
