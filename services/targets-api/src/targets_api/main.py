@@ -1,0 +1,72 @@
+"""The targets-api application: indicators, live figures from case events, health."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from gov_common.app import Workers, create_service_app
+from gov_common.db import create_engine, create_session_factory, database_is_reachable
+from gov_common.events.registry import PETITIONS_CASE_EVENTS
+from gov_common.health import Readiness
+from gov_common.logging import configure_logging
+from gov_common.messaging.inbox import IdempotentConsumer
+from targets_api.config import Settings, get_settings
+from targets_api.db import InboxMessage
+from targets_api.indicators.routes import router as indicators_router
+from targets_api.live.consumers import case_event_handlers
+from targets_api.live.routes import router as live_router
+
+DESCRIPTION = """
+Every target of the government work report: indicators, progress, status, and live
+indicators fed by the other services' events.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.service_name, settings.log_level)
+    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+    sessions = create_session_factory(engine)
+    consumer = IdempotentConsumer(
+        name=settings.consumer_group,
+        topics=[PETITIONS_CASE_EVENTS],
+        handlers=case_event_handlers(),
+        session_factory=sessions,
+        inbox_model=InboxMessage,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        topic_prefix=settings.kafka_topic_prefix,
+    )
+    workers = Workers([consumer])
+
+    async def broker_reachable() -> bool:
+        return consumer.broker_reachable
+
+    readiness = Readiness()
+    readiness.add("database", lambda: database_is_reachable(engine), required=True)
+    # The plan is readable without Kafka; only live figures wait for it.
+    readiness.add("broker", broker_reachable, required=False)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await workers.start()
+        try:
+            yield
+        finally:
+            await workers.stop()
+            await engine.dispose()
+
+    app = create_service_app(
+        title="Targets API (政府工作报告目标)",
+        description=DESCRIPTION,
+        version="0.1.0",
+        routers=[indicators_router, live_router],
+        readiness=readiness,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.sessions = sessions
+    app.state.consumer = consumer
+    return app
