@@ -1,0 +1,147 @@
+"""One event end to end: HTTP → database + outbox → Kafka → consumers → signed webhook."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from .conftest import Suite
+
+pytestmark = pytest.mark.e2e
+
+CASE = {
+    "kind": "hotline_ticket",
+    "channel": "hotline_call",
+    "subject": "陈炉镇路灯不亮",
+    "description": "陈炉镇某村主干道路灯三晚未亮。",
+}
+
+
+async def _received_for(
+    http: httpx.AsyncClient, suite: Suite, case_id: str
+) -> list[dict[str, Any]]:
+    received = (await http.get(suite.sink.url + "/received")).json()
+    return [r for r in received if (r["body"] or {}).get("subject") == case_id]
+
+
+async def _find_record(suite: Suite, case_id: str) -> Any:
+    consumer = AIOKafkaConsumer(
+        suite.topic_prefix + "petitions.case-events",
+        bootstrap_servers=suite.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        group_id=None,
+    )
+    await consumer.start()
+    try:
+        async with asyncio.timeout(60):
+            while True:
+                for batch in (await consumer.getmany(timeout_ms=500)).values():
+                    for record in batch:
+                        if record.key == case_id.encode():
+                            return record
+    finally:
+        await consumer.stop()
+
+
+async def _wait_consumed(suite: Suite, group: str, tp: TopicPartition, offset: int) -> None:
+    """Until ``group`` has committed past ``offset``: it has handled that record."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=suite.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        async with asyncio.timeout(60):
+            while True:
+                committed = await admin.list_consumer_group_offsets(group, partitions=[tp])
+                meta = committed.get(tp)
+                if meta is not None and meta.offset > offset:
+                    return
+                await asyncio.sleep(0.3)
+    finally:
+        await admin.close()
+
+
+async def test_a_case_reaches_the_webhook_once_signed_and_a_replayed_event_changes_nothing(
+    suite: Suite,
+) -> None:
+    async with httpx.AsyncClient(timeout=10) as http:
+        created = await http.post(suite.petitions.url + "/v1/cases", json=CASE)
+        assert created.status_code == 201, created.text
+        case_id = created.json()["id"]
+
+        async with asyncio.timeout(60):
+            while not (received := await _received_for(http, suite, case_id)):
+                await asyncio.sleep(0.2)
+
+        record = await _find_record(suite, case_id)
+        headers = {k: v.decode() for k, v in record.headers}
+        assert record.key == case_id.encode()
+        assert headers["ce_type"] == "gov.petitions.case.created.v1"
+        assert headers["ce_source"] == "/gov/petitions-api"
+        assert headers["ce_specversion"] == "1.0"
+        assert headers["ce_subject"] == case_id
+        assert headers["content-type"] == "application/json"
+        assert headers["ce_id"] and headers["ce_time"]
+
+        # Publish the very same event again (same ce_id): a redelivery as Kafka may make one.
+        producer = AIOKafkaProducer(bootstrap_servers=suite.kafka_bootstrap_servers)
+        await producer.start()
+        try:
+            again = await producer.send_and_wait(
+                record.topic,
+                record.value,
+                key=record.key,
+                headers=list(record.headers),
+                partition=record.partition,
+            )
+        finally:
+            await producer.stop()
+        tp = TopicPartition(record.topic, record.partition)
+        await _wait_consumed(suite, suite.group("notifier"), tp, again.offset)
+        await _wait_consumed(suite, suite.group("targets-api"), tp, again.offset)
+
+        received = await _received_for(http, suite, case_id)
+        assert len(received) == 1, received
+        [hook] = received
+        assert hook["signature_valid"] is True
+        assert hook["event_id"] == headers["ce_id"]
+        assert hook["body"]["type"] == "gov.petitions.case.created.v1"
+        assert hook["body"]["data"]["case_id"] == case_id
+
+        deliveries = (
+            await http.get(
+                suite.notifier.url + "/v1/deliveries", params={"event_id": headers["ce_id"]}
+            )
+        ).json()["items"]
+        assert [(d["status"], d["attempts"]) for d in deliveries] == [("succeeded", 1)]
+        assert deliveries[0]["id"] == hook["delivery_id"]
+
+        counts = (await http.get(suite.targets.url + "/v1/live/case-events")).json()["counts"]
+        assert counts == {"gov.petitions.case.created.v1": 1}
+
+
+async def test_every_service_serves_its_docs_and_health(suite: Suite) -> None:
+    async with httpx.AsyncClient(timeout=10) as http:
+        for service in (suite.petitions, suite.targets, suite.notifier):
+            assert (await http.get(service.url + "/docs")).status_code == 200
+            assert (
+                (await http.get(service.url + "/openapi.json")).json()["openapi"].startswith("3.")
+            )
+            assert (await http.get(service.url + "/healthz")).json() == {"status": "ok"}
+            ready = (await http.get(service.url + "/readyz")).json()
+            assert ready["status"] == "ready" and ready["checks"]["database"] == "ok"
+        indicators = await http.get(suite.targets.url + "/v1/indicators")
+        assert indicators.status_code == 200 and "items" in indicators.json()
+
+
+async def test_bad_input_is_refused_over_http(suite: Suite) -> None:
+    async with httpx.AsyncClient(timeout=10) as http:
+        response = await http.post(
+            suite.petitions.url + "/v1/cases", json={**CASE, "kind": "rumour"}
+        )
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["invalid_params"][0]["name"] == "kind"
