@@ -9,6 +9,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gov_common.events.contracts import PETITIONS_CASE_EVENTS, EventType
+
 
 class CaseKind(StrEnum):
     HOTLINE_TICKET = "hotline_ticket"  # 12345 工单
@@ -33,3 +35,13 @@ class CaseCreatedV1(BaseModel):
     subject: str
     received_on: date
     created_at: datetime
+
+
+EVENT_TYPES: tuple[EventType, ...] = (
+    EventType(
+        name="gov.petitions.case.created.v1",
+        topic=PETITIONS_CASE_EVENTS,
+        payload=CaseCreatedV1,
+        description="A ticket or petition case was registered (登记); no personal data.",
+    ),
+)

@@ -7,15 +7,19 @@ old one until consumers have moved.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 from pydantic import BaseModel, ValidationError
 
-from gov_common.events import petitions
+from gov_common.events import notifier, petitions, targets
+from gov_common.events.contracts import (
+    NOTIFIER_DELIVERY_EVENTS,
+    PETITIONS_CASE_EVENTS,
+    TARGETS_INDICATOR_EVENTS,
+    TOPICS,
+    EventType,
+    TopicContract,
+    dead_letter_topic,
+)
 from gov_common.events.envelope import CloudEvent
-
-DAY_MS = 24 * 3600 * 1000
 
 
 class UnknownEventTypeError(ValueError):
@@ -26,79 +30,9 @@ class SchemaViolationError(ValueError):
     """The payload does not match its registered schema."""
 
 
-@dataclass(frozen=True)
-class TopicContract:
-    name: str
-    description: str
-    producers: tuple[str, ...]
-    consumers: tuple[str, ...]
-    partitions: int = 6
-    retention_ms: int = 14 * DAY_MS
-    # Adding optional fields is allowed within a version; anything else is a new version.
-    compatibility: str = "backward"
-
-    @property
-    def dead_letter(self) -> str:
-        return dead_letter_topic(self.name)
-
-
-@dataclass(frozen=True)
-class EventType:
-    name: str
-    topic: str
-    payload: type[BaseModel]
-    description: str
-
-    def json_schema(self) -> dict[str, Any]:
-        schema: dict[str, Any] = self.payload.model_json_schema()
-        schema["$id"] = f"urn:gov-suite:event:{self.name}"
-        schema["title"] = self.name
-        schema["description"] = self.description
-        return schema
-
-
-def dead_letter_topic(topic: str) -> str:
-    return f"{topic}.dlq"
-
-
-PETITIONS_CASE_EVENTS = "petitions.case-events"
-TARGETS_INDICATOR_EVENTS = "targets.indicator-events"
-NOTIFIER_DELIVERY_EVENTS = "notifier.delivery-events"
-
-TOPICS: dict[str, TopicContract] = {
-    t.name: t
-    for t in (
-        TopicContract(
-            name=PETITIONS_CASE_EVENTS,
-            description="Lifecycle of 12345 tickets and 信访 cases; key = case id.",
-            producers=("petitions-api",),
-            consumers=("notifier", "targets-api"),
-        ),
-        TopicContract(
-            name=TARGETS_INDICATOR_EVENTS,
-            description="Indicator progress and status changes; key = indicator id.",
-            producers=("targets-api",),
-            consumers=("notifier",),
-        ),
-        TopicContract(
-            name=NOTIFIER_DELIVERY_EVENTS,
-            description="Outcome of each notification delivery; key = delivery id.",
-            producers=("notifier",),
-            consumers=("petitions-api",),
-        ),
-    )
-}
-
+# Each producing service's module declares its own types; this is the union.
 EVENT_TYPES: dict[str, EventType] = {
-    e.name: e
-    for e in (
-        EventType(
-            name="gov.petitions.case.created.v1",
-            topic=PETITIONS_CASE_EVENTS,
-            payload=petitions.CaseCreatedV1,
-            description="A ticket or petition case was registered (登记); no personal data.",
-        ),
-    )
+    e.name: e for module in (petitions, targets, notifier) for e in module.EVENT_TYPES
 }
 
 
@@ -121,3 +55,19 @@ def parse_payload(event: CloudEvent) -> BaseModel:
             f"{event.type} payload invalid at {where}: {first['msg']}"
         ) from exc
     return payload
+
+
+__all__ = [
+    "EVENT_TYPES",
+    "NOTIFIER_DELIVERY_EVENTS",
+    "PETITIONS_CASE_EVENTS",
+    "TARGETS_INDICATOR_EVENTS",
+    "TOPICS",
+    "EventType",
+    "SchemaViolationError",
+    "TopicContract",
+    "UnknownEventTypeError",
+    "dead_letter_topic",
+    "event_type",
+    "parse_payload",
+]
