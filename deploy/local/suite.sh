@@ -94,7 +94,7 @@ wait_ready() {
       tail -n 30 "$LOG_DIR/$name.log" >&2 || true
       return 1
     fi
-    if curl -fsS -o /dev/null --max-time 2 "$url"; then
+    if curl -fs -o /dev/null --max-time 2 "$url"; then
       say "$name ready"
       return 0
     fi
