@@ -145,3 +145,50 @@ async def test_bad_input_is_refused_over_http(suite: Suite) -> None:
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["invalid_params"][0]["name"] == "kind"
+
+
+async def test_a_malformed_record_is_dead_lettered_and_the_notifier_keeps_consuming(
+    suite: Suite,
+) -> None:
+    topic = suite.topic_prefix + "petitions.case-events"
+    producer = AIOKafkaProducer(bootstrap_servers=suite.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        poison = await producer.send_and_wait(
+            topic, b"{not json", key=b"poison", headers=[("ce_id", b"poison-1")]
+        )
+    finally:
+        await producer.stop()
+
+    async with httpx.AsyncClient(timeout=10) as http:
+        created = await http.post(suite.petitions.url + "/v1/cases", json=CASE)
+        case_id = created.json()["id"]
+        async with asyncio.timeout(60):
+            while not await _received_for(http, suite, case_id):
+                await asyncio.sleep(0.2)
+
+    dead_letters = AIOKafkaConsumer(
+        topic + ".dlq",
+        bootstrap_servers=suite.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        group_id=None,
+    )
+    await dead_letters.start()
+    found: dict[str, bytes] = {}
+    try:
+        async with asyncio.timeout(60):
+            while not found:
+                for batch in (await dead_letters.getmany(timeout_ms=500)).values():
+                    for record in batch:
+                        headers = dict(record.headers)
+                        if (
+                            headers.get("dlq_consumer") == suite.group("notifier").encode()
+                            and headers.get("dlq_original_offset") == str(poison.offset).encode()
+                            and headers.get("dlq_original_partition")
+                            == str(poison.partition).encode()
+                        ):
+                            found = headers
+    finally:
+        await dead_letters.stop()
+    assert b"missing header(s)" in found["dlq_reason"]
+    assert found["dlq_original_topic"] == topic.encode()

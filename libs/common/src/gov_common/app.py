@@ -9,6 +9,7 @@ from typing import Annotated, Any, Protocol
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi_offline import FastAPIOffline
 from prometheus_client import make_asgi_app
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -81,12 +82,15 @@ def create_service_app(
         async with lifespan(app):
             yield
 
-    app = FastAPI(
+    # Swagger UI and ReDoc served from the package, not a CDN: government networks are
+    # often closed to the internet.
+    app = FastAPIOffline(
         title=title,
         description=description,
         version=version,
         lifespan=_lifespan,
         docs_url="/docs",
+        redoc_url="/redoc",
         openapi_url="/openapi.json",
     )
     install_problem_handlers(app)
