@@ -8,15 +8,17 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated, Any, Protocol
 
 import structlog
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi_offline import FastAPIOffline
-from prometheus_client import make_asgi_app
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gov_common.db import unit_of_work
 from gov_common.health import Readiness, health_router
 from gov_common.logging import RequestContextMiddleware
+from gov_common.metrics import HttpMetricsMiddleware
 from gov_common.problems import install_problem_handlers
+from gov_common.tracing import instrument_app
 
 log = structlog.get_logger(__name__)
 
@@ -94,11 +96,17 @@ def create_service_app(
         openapi_url="/openapi.json",
     )
     install_problem_handlers(app)
+    app.add_middleware(HttpMetricsMiddleware)
     app.add_middleware(RequestContextMiddleware)
+    instrument_app(app)  # a no-op until configure_tracing installed a provider
     app.include_router(health_router(readiness))
     for router in routers:
         app.include_router(router)
-    app.mount("/metrics", make_asgi_app())
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
     return app
 
 

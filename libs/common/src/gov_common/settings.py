@@ -7,7 +7,7 @@ Each service subclasses :class:`ServiceSettings` and names its own database vari
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -34,6 +34,10 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str = Field(default="127.0.0.1:59092", alias="KAFKA_BOOTSTRAP_SERVERS")
     # Prefixes every topic name; lets test runs and several deployments share one cluster.
     kafka_topic_prefix: str = Field(default="", alias="GOV_KAFKA_TOPIC_PREFIX")
+    # Where traces go: none, console or otlp (endpoint from OTEL_EXPORTER_OTLP_ENDPOINT).
+    otel_traces_exporter: Literal["none", "console", "otlp"] = Field(
+        default="none", alias="OTEL_TRACES_EXPORTER"
+    )
     # The relay polls at this interval even without a NOTIFY, in case one was missed.
     outbox_poll_interval_s: float = Field(default=2.0, alias="GOV_OUTBOX_POLL_INTERVAL_S", gt=0)
 

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
+from opentelemetry.trace import SpanKind
 from pydantic import BaseModel
 from sqlalchemy import DateTime, String, func
 from sqlalchemy.dialects.postgresql import insert
@@ -35,6 +36,13 @@ from gov_common.events.registry import (
     parse_payload,
 )
 from gov_common.messaging.kafka import backoff_delay, ensure_topics, new_producer
+from gov_common.metrics import (
+    CONSUMER_DEAD_LETTERS,
+    CONSUMER_HANDLED,
+    CONSUMER_LAG,
+    service_name,
+)
+from gov_common.tracing import span_from_event
 
 log = structlog.get_logger(__name__)
 
@@ -206,6 +214,15 @@ class IdempotentConsumer:
                         break
                     self._pending[tp] = record.offset + 1
             await self.commit_pending()
+            self._record_lag(batches)
+
+    def _record_lag(self, batches: Mapping[TopicPartition, list[Any]]) -> None:
+        assert self._consumer is not None
+        for tp, records in batches.items():
+            highwater = self._consumer.highwater(tp)
+            if highwater is not None and records:
+                lag = max(0, highwater - (records[-1].offset + 1))
+                CONSUMER_LAG.labels(service_name(), self.name, tp.topic, str(tp.partition)).set(lag)
 
     async def commit_pending(self, consumer: AIOKafkaConsumer | None = None) -> None:
         consumer = consumer or self._consumer
@@ -232,9 +249,15 @@ class IdempotentConsumer:
         while True:
             attempt += 1
             try:
-                done = await self._handle_once(event, payload, handler)
+                with span_from_event(
+                    f"process {record.topic}", event.traceparent, kind=SpanKind.CONSUMER
+                ) as span:
+                    span.set_attribute("messaging.message.id", event.id)
+                    span.set_attribute("cloudevents.event_type", event.type)
+                    done = await self._handle_once(event, payload, handler)
                 if done:
                     self.handled_count += 1
+                    CONSUMER_HANDLED.labels(service_name(), self.name, event.type).inc()
                     if self._on_handled is not None:
                         self._on_handled(event)
                 return _Outcome(handled=done)
@@ -302,6 +325,7 @@ class IdempotentConsumer:
                 ):
                     return None
         self.dead_letter_count += 1
+        CONSUMER_DEAD_LETTERS.labels(service_name(), self.name, record.topic).inc()
         log.error(
             "consumer.dead_lettered",
             consumer=self.name,

@@ -39,6 +39,8 @@ from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 from gov_common.db import unit_of_work
 from gov_common.events.envelope import CloudEvent, to_kafka
 from gov_common.messaging.kafka import backoff_delay, ensure_topics, new_producer
+from gov_common.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED, service_name
+from gov_common.tracing import current_traceparent
 
 log = structlog.get_logger(__name__)
 
@@ -79,6 +81,9 @@ async def add_to_outbox(
     event: CloudEvent,
 ) -> None:
     """Record an event in the caller's transaction; it is published only if that commits."""
+    if event.traceparent is None and (traceparent := current_traceparent()):
+        # The consumer's span will continue the trace of the request that caused the event.
+        event = event.model_copy(update={"traceparent": traceparent})
     record = to_kafka(event, key=key)
     await session.execute(
         insert(model).values(
@@ -128,6 +133,7 @@ class OutboxRelay:
         self._lock_key = zlib.crc32(f"outbox:{model.__tablename__}".encode())
         self.broker_reachable = False
         self.is_leader = False
+        self._metrics_refreshed_at = float("-inf")
 
     def stop(self) -> None:
         self._stopping.set()
@@ -162,6 +168,7 @@ class OutboxRelay:
             while not self._stopping.is_set():
                 self._wakeup.clear()
                 published = await self.publish_batch()
+                await self._refresh_backlog_metrics()
                 if published < self._batch_size:
                     await self._wait_for_work(connection)
         finally:
@@ -245,6 +252,9 @@ class OutboxRelay:
         outcomes = list(zip(rows, results, strict=True))
         sent = [row.id for row, result in outcomes if not isinstance(result, BaseException)]
         failed = [row.id for row, result in outcomes if isinstance(result, BaseException)]
+        for row, result in outcomes:
+            if not isinstance(result, BaseException):
+                OUTBOX_PUBLISHED.labels(service_name(), row.topic).inc()
         if sent:
             async with unit_of_work(self._sessions) as session:
                 await session.execute(
@@ -270,6 +280,15 @@ class OutboxRelay:
                 )
         except Exception as db_exc:  # the database may be the thing that is down
             log.warning("outbox.record_failure_failed", error=repr(db_exc))
+
+    async def _refresh_backlog_metrics(self, every_s: float = 5.0) -> None:
+        now = asyncio.get_running_loop().time()
+        if now - self._metrics_refreshed_at < every_s:
+            return
+        self._metrics_refreshed_at = now
+        count, age = await self.backlog()
+        OUTBOX_BACKLOG.labels(service_name()).set(count)
+        OUTBOX_OLDEST_AGE.labels(service_name()).set(age)
 
     async def backlog(self) -> tuple[int, float]:
         """Unsent rows and the age in seconds of the oldest one (for metrics and readiness)."""

@@ -1,0 +1,70 @@
+"""OpenTelemetry traces that follow a case from the HTTP call through Kafka to the delivery.
+
+The W3C ``traceparent`` of the request is stored with the event in the outbox, travels as a
+Kafka header, and becomes the parent of the consumer's span. The exporter is chosen with the
+standard ``OTEL_TRACES_EXPORTER`` (``none``, ``console`` or ``otlp``; the OTLP endpoint from
+``OTEL_EXPORTER_OTLP_ENDPOINT``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from fastapi import FastAPI
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from opentelemetry.trace import Span, SpanKind
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+_propagator = TraceContextTextMapPropagator()
+_configured = {"done": False}
+
+
+def configure_tracing(service: str, exporter: str) -> None:
+    """Install the tracer provider once per process; ``none`` keeps tracing a no-op."""
+    if _configured["done"] or exporter == "none":
+        return
+    span_exporter: SpanExporter
+    if exporter == "console":
+        span_exporter = ConsoleSpanExporter()
+    elif exporter == "otlp":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        span_exporter = OTLPSpanExporter()
+    else:
+        raise ValueError(f"OTEL_TRACES_EXPORTER must be none, console or otlp, not {exporter!r}")
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    provider.add_span_processor(BatchSpanProcessor(span_exporter))
+    trace.set_tracer_provider(provider)
+    _configured["done"] = True
+
+
+def instrument_app(app: FastAPI) -> None:
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+
+
+def current_traceparent() -> str | None:
+    """The W3C traceparent of the active span, or None when nothing is being traced."""
+    carrier: dict[str, str] = {}
+    _propagator.inject(carrier)
+    return carrier.get("traceparent")
+
+
+def context_from(traceparent: str | None) -> Context | None:
+    if not traceparent:
+        return None
+    return _propagator.extract({"traceparent": traceparent})
+
+
+@contextmanager
+def span_from_event(name: str, traceparent: str | None, *, kind: SpanKind) -> Iterator[Span]:
+    """A span whose parent is the span that produced the event (if it carried one)."""
+    tracer = trace.get_tracer("gov_common")
+    with tracer.start_as_current_span(name, context=context_from(traceparent), kind=kind) as span:
+        yield span
