@@ -48,6 +48,10 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     for noisy in ("aiokafka", "kafka"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     logging.getLogger("uvicorn.access").disabled = True  # RequestContextMiddleware logs requests
+    for name in ("uvicorn", "uvicorn.error"):
+        # uvicorn installed plain-text handlers before the app factory ran: use ours instead.
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
     structlog.contextvars.bind_contextvars(service=service)
 
 
