@@ -7,6 +7,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from gov_common.messaging.kafka import backoff_delay
 from gov_common.problems import PROBLEM_JSON, NotFoundError, install_problem_handlers
+from gov_common.security.crypto import new_key
 from gov_common.settings import ServiceSettings
 
 
@@ -19,10 +20,14 @@ def test_placeholder_secret_is_fine_in_development_only(monkeypatch: pytest.Monk
     assert _Settings().token.get_secret_value() == "dev-only-change-me"
     monkeypatch.setenv("GOV_ENVIRONMENT", "production")
     with pytest.raises(
-        ValidationError, match="refusing to start in production: set real values for token"
+        ValidationError,
+        match="refusing to start in production: set real values for pii_index_key, pii_keys, token",
     ):
         _Settings()
     monkeypatch.setenv("TOKEN", "a-real-secret-from-the-vault")
+    monkeypatch.setenv("GOV_PII_KEYS", f"2026:{new_key()}")
+    monkeypatch.setenv("GOV_PII_ACTIVE_KEY", "2026")
+    monkeypatch.setenv("GOV_PII_INDEX_KEY", new_key())
     assert _Settings().environment == "production"
 
 

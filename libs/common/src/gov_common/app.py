@@ -18,6 +18,9 @@ from gov_common.health import Readiness, health_router
 from gov_common.logging import RequestContextMiddleware
 from gov_common.metrics import HttpMetricsMiddleware
 from gov_common.problems import install_problem_handlers
+from gov_common.security.access import AccessPolicy, Authenticator, enforce
+from gov_common.security.setup import add_hardening
+from gov_common.settings import ServiceSettings
 from gov_common.tracing import instrument_app
 
 log = structlog.get_logger(__name__)
@@ -75,7 +78,13 @@ def create_service_app(
     routers: Sequence[APIRouter],
     readiness: Readiness,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[Any]] | None = None,
+    settings: ServiceSettings | None = None,
+    access: tuple[AccessPolicy, Authenticator] | None = None,
 ) -> FastAPI:
+    """The service's app. With ``settings``, HTTP hardening (size and rate limits, CORS,
+    security headers); with ``access``, every route is authenticated and authorised against
+    the policy before it runs."""
+
     @asynccontextmanager
     async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         if lifespan is None:
@@ -84,9 +93,19 @@ def create_service_app(
         async with lifespan(app):
             yield
 
+    dependencies = []
+    if access is not None:
+        policy, authenticator = access
+
+        async def guard(request: Request, session: SessionDep) -> None:
+            await enforce(request, session, policy, authenticator)
+
+        dependencies.append(Depends(guard))
+
     # Swagger UI and ReDoc served from the package, not a CDN: government networks are
     # often closed to the internet.
     app = FastAPIOffline(
+        dependencies=dependencies,
         title=title,
         description=description,
         version=version,
@@ -98,6 +117,8 @@ def create_service_app(
     install_problem_handlers(app)
     app.add_middleware(HttpMetricsMiddleware)
     app.add_middleware(RequestContextMiddleware)
+    if settings is not None:
+        add_hardening(app, settings)
     instrument_app(app)  # a no-op until configure_tracing installed a provider
     app.include_router(health_router(readiness))
     for router in routers:

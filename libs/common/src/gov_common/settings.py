@@ -14,7 +14,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Values that exist only so a developer's machine starts without configuration. Outside
 # development a service refuses to start while any secret still has one of them.
-DEVELOPMENT_ONLY_SECRETS = frozenset({"dev-only-change-me", "changeme", "secret", ""})
+DEV_PII_KEYS = "dev:ZGV2LW9ubHktcGlpLWtleS1uZXZlci1pbi1wcm9kISE"
+DEV_PII_INDEX_KEY = "ZGV2LW9ubHktaW5kZXgta2V5LW5ldmVyLWluLXByb2Q"
+DEVELOPMENT_ONLY_SECRETS = frozenset(
+    {"dev-only-change-me", "changeme", "secret", "", DEV_PII_KEYS, DEV_PII_INDEX_KEY}
+)
 
 
 class Environment(StrEnum):
@@ -40,6 +44,24 @@ class ServiceSettings(BaseSettings):
     )
     # The relay polls at this interval even without a NOTIFY, in case one was missed.
     outbox_poll_interval_s: float = Field(default=2.0, alias="GOV_OUTBOX_POLL_INTERVAL_S", gt=0)
+
+    # --- security (docs: README, "Security") ---
+    # Bearer tokens: who issues them, for whom, and where their public keys are.
+    auth_issuer: str = Field(default="http://127.0.0.1:8101", alias="GOV_AUTH_ISSUER")
+    auth_audience: str = Field(default="gov-suite", alias="GOV_AUTH_AUDIENCE")
+    auth_jwks_url: str | None = Field(default=None, alias="GOV_AUTH_JWKS_URL")
+    auth_jwks: str | None = Field(default=None, alias="GOV_AUTH_JWKS")  # a JWKS as JSON
+    # Personal data at rest: "kid:base64url-32-byte-key,..." and the key new writes use.
+    pii_keys: SecretStr = Field(default=SecretStr(DEV_PII_KEYS), alias="GOV_PII_KEYS")
+    pii_active_key: str = Field(default="dev", alias="GOV_PII_ACTIVE_KEY")
+    pii_index_key: SecretStr = Field(
+        default=SecretStr(DEV_PII_INDEX_KEY), alias="GOV_PII_INDEX_KEY"
+    )
+    # HTTP hardening.
+    cors_origins: list[str] = Field(default_factory=list, alias="GOV_CORS_ORIGINS")
+    max_body_bytes: int = Field(default=1_048_576, alias="GOV_MAX_BODY_BYTES", ge=1024)
+    rate_limit_rps: float = Field(default=50.0, alias="GOV_RATE_LIMIT_RPS", gt=0)
+    rate_limit_burst: int = Field(default=200, alias="GOV_RATE_LIMIT_BURST", ge=1)
 
     def secrets(self) -> dict[str, SecretStr]:
         """The secret settings of this service, checked by :meth:`_refuse_placeholder_secrets`."""
