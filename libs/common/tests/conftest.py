@@ -15,6 +15,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from gov_common.db import Base, create_engine, create_session_factory, new_metadata
 from gov_common.messaging.inbox import InboxMixin
 from gov_common.messaging.outbox import OutboxMixin
+from gov_common.security.api_keys import ApiKeyMixin
+from gov_common.security.audit import PersonalDataAccessMixin, append_only_ddl
 from gov_common.testing import Infrastructure, create_database, drop_database
 
 
@@ -29,6 +31,14 @@ class OutboxRow(OutboxMixin, TestBase):
 
 class InboxRow(InboxMixin, TestBase):
     __tablename__ = "inbox"
+
+
+class ApiKeyRow(ApiKeyMixin, TestBase):
+    __tablename__ = "api_keys"
+
+
+class AccessLogRow(PersonalDataAccessMixin, TestBase):
+    __tablename__ = "personal_data_access_log"
 
 
 class Effect(TestBase):
@@ -60,6 +70,8 @@ async def common_db(infrastructure: Infrastructure) -> AsyncIterator[CommonDb]:
     engine = create_engine(url)
     async with engine.begin() as connection:
         await connection.run_sync(TestBase.metadata.create_all)
+        for statement in append_only_ddl("personal_data_access_log"):
+            await connection.exec_driver_sql(statement)
     try:
         yield CommonDb(url, engine, create_session_factory(engine))
     finally:
