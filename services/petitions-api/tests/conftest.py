@@ -8,9 +8,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from gov_common.db import unit_of_work
 from gov_common.testing import Infrastructure
 from petitions_api.config import Settings
 from petitions_api.main import create_app
+from petitions_api.reference.service import load_reference_data
 
 
 @pytest.fixture
@@ -32,6 +34,8 @@ def settings(
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     """The app without its lifespan: routes and database, no relay running."""
     application = create_app(settings)
+    async with unit_of_work(application.state.sessions) as session:
+        await load_reference_data(session, settings)  # the Yintai seed, idempotent
     yield application
     await application.state.engine.dispose()
 

@@ -24,6 +24,7 @@ VALID = {
     "subject": "小区供暖温度不达标",
     "description": "王家河街道某小区连续一周室温低于18度。",
     "received_on": "2026-11-20",
+    "petitioner": {"name": "张三", "phone": "13800000001"},
 }
 
 
@@ -48,6 +49,8 @@ async def test_a_registered_case_can_be_read_and_its_event_waits_in_the_outbox(
     case = response.json()
     assert case["case_number"].startswith("XF2026-")
     assert case["status"] == "registered"
+    assert case["allowed_actions"] == ["accept", "decline", "supervise"]
+    assert response.headers["etag"] == '"1"'
     assert response.headers["location"] == f"/v1/cases/{case['id']}"
     read = await client.get(response.headers["location"])
     assert read.status_code == 200
@@ -65,6 +68,7 @@ async def test_a_registered_case_can_be_read_and_its_event_waits_in_the_outbox(
     payload = orjson.loads(row.payload)
     assert payload["case_number"] == case["case_number"]
     assert "description" not in payload  # events carry only what consumers need
+    assert "张三" not in row.payload.decode() and "13800000001" not in row.payload.decode()
 
 
 async def test_received_on_defaults_to_today_in_china(client: httpx.AsyncClient) -> None:

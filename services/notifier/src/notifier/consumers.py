@@ -1,4 +1,8 @@
-"""What the notifier does with each event it consumes."""
+"""What the notifier does with each event it consumes: plan its deliveries.
+
+Every registered type on the consumed topics has a handler, so a rule may name any of them;
+the deliveries are written in the consumer's transaction together with its inbox row.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +10,25 @@ import structlog
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gov_common.events import CloudEvent
+from gov_common.events import EVENT_TYPES, CloudEvent
+from gov_common.events.contracts import NOTIFIER_DELIVERY_EVENTS
+from gov_common.events.petitions import CASE_CREATED_V1
 from gov_common.messaging.inbox import Handler
 from notifier.config import Settings
-from notifier.deliveries import service
+from notifier.deliveries import planning, service
 
 log = structlog.get_logger(__name__)
 
 
-def case_event_handlers(settings: Settings) -> dict[str, Handler]:
-    async def on_case_created(session: AsyncSession, event: CloudEvent, _: BaseModel) -> None:
-        if settings.webhook_url is None:
-            log.warning("notifier.no_webhook_configured", event_id=event.id)
-            return
-        await service.plan_webhook_delivery(session, event, url=str(settings.webhook_url))
+def event_handlers(settings: Settings, topics: list[str]) -> dict[str, Handler]:
+    events_topic = settings.topic(NOTIFIER_DELIVERY_EVENTS)
 
-    return {"gov.petitions.case.created.v1": on_case_created}
+    async def on_event(session: AsyncSession, event: CloudEvent, payload: BaseModel) -> None:
+        if event.type == CASE_CREATED_V1 and settings.webhook_url is not None:
+            await service.plan_webhook_delivery(session, event, url=str(settings.webhook_url))
+        planned = await planning.plan_rule_deliveries(
+            session, event, payload, events_topic=events_topic
+        )
+        log.info("notifier.event_planned", event_id=event.id, event_type=event.type, new=planned)
+
+    return {name: on_event for name, e in EVENT_TYPES.items() if e.topic in topics}

@@ -1,4 +1,5 @@
-"""The notifier application: the case-event consumer, the delivery dispatcher, the API."""
+"""The notifier application: the event consumer, the delivery dispatcher, the outbox relay
+of delivery outcomes, and the API for recipients, rules, templates and deliveries."""
 
 from __future__ import annotations
 
@@ -8,40 +9,63 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from gov_common.app import Workers, create_service_app
-from gov_common.db import create_engine, create_session_factory, database_is_reachable
-from gov_common.events.registry import PETITIONS_CASE_EVENTS
+from gov_common.db import asyncpg_dsn, create_engine, create_session_factory, database_is_reachable
+from gov_common.events.contracts import (
+    NOTIFIER_DELIVERY_EVENTS,
+    PETITIONS_CASE_EVENTS,
+    TARGETS_INDICATOR_EVENTS,
+)
 from gov_common.health import Readiness
-from gov_common.logging import configure_logging
 from gov_common.messaging.inbox import IdempotentConsumer
+from gov_common.messaging.outbox import OutboxRelay
+from gov_common.observability import configure_observability
 from notifier.config import Settings, get_settings
-from notifier.consumers import case_event_handlers
-from notifier.db import InboxMessage
+from notifier.consumers import event_handlers
+from notifier.db import InboxMessage, OutboxMessage
 from notifier.deliveries.dispatcher import DeliveryDispatcher
 from notifier.deliveries.routes import router as deliveries_router
+from notifier.recipients.routes import router as recipients_router
+from notifier.rules.routes import router as rules_router
+from notifier.templates.routes import router as templates_router
 
 DESCRIPTION = """
-Tells the people who must act: consumes the suite's events, delivers notifications (a signed
-webhook for now), and records every delivery and its status.
+Tells the people who must act. Rules say which events (filtered on their fields) go to which
+recipients — fixed, or resolved from the event: the case's handling unit, its supervisor, the
+indicator's departments, the petitioner — over which channels (signed webhook, email, SMS,
+WeCom and DingTalk group robots) with which Jinja2 template. Every delivery and its status is
+recorded; failed ones can be retried. Errors are RFC 9457 `application/problem+json`.
 """
+
+CONSUMED_TOPICS = [PETITIONS_CASE_EVENTS, TARGETS_INDICATOR_EVENTS]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    configure_logging(settings.service_name, settings.log_level)
+    configure_observability(settings)
     engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
     sessions = create_session_factory(engine)
     dispatcher = DeliveryDispatcher(session_factory=sessions, settings=settings)
     consumer = IdempotentConsumer(
         name=settings.consumer_group,
-        topics=[PETITIONS_CASE_EVENTS],
-        handlers=case_event_handlers(settings),
+        topics=CONSUMED_TOPICS,
+        handlers=event_handlers(settings, CONSUMED_TOPICS),
         session_factory=sessions,
         inbox_model=InboxMessage,
         bootstrap_servers=settings.kafka_bootstrap_servers,
         topic_prefix=settings.kafka_topic_prefix,
         on_handled=lambda _: dispatcher.wake(),
     )
-    workers = Workers([consumer, dispatcher])
+    relay = OutboxRelay(
+        model=OutboxMessage,
+        session_factory=sessions,
+        dsn=asyncpg_dsn(settings.database_url),
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id=f"{settings.service_name}-relay",
+        topics=[NOTIFIER_DELIVERY_EVENTS],
+        topic_prefix=settings.kafka_topic_prefix,
+        poll_interval_s=settings.outbox_poll_interval_s,
+    )
+    workers = Workers([consumer, dispatcher, relay])
 
     async def broker_reachable() -> bool:
         return consumer.broker_reachable
@@ -63,13 +87,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = create_service_app(
         title="Notifier",
         description=DESCRIPTION,
-        version="0.1.0",
-        routers=[deliveries_router],
+        version="0.2.0",
+        routers=[recipients_router, templates_router, rules_router, deliveries_router],
         readiness=readiness,
         lifespan=lifespan,
+        settings=settings,
     )
     app.state.settings = settings
     app.state.sessions = sessions
+    app.state.engine = engine
     app.state.consumer = consumer
     app.state.dispatcher = dispatcher
+    app.state.relay = relay
     return app

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode
 
 from gov_common.settings import ServiceSettings
+
+DATA_DIR = Path(__file__).parent / "data"
+
+
+def _split(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
 
 
 class Settings(ServiceSettings):
@@ -17,6 +28,49 @@ class Settings(ServiceSettings):
     )
     # CloudEvents ``source`` of every event this service publishes.
     event_source: str = Field(default="/gov/petitions-api", alias="PETITIONS_EVENT_SOURCE")
+
+    # Reference data (org units, categories): versioned files, upserted at startup when enabled.
+    org_units_file: Path = Field(
+        default=DATA_DIR / "org_units.yintai.yaml", alias="PETITIONS_ORG_UNITS_FILE"
+    )
+    categories_file: Path = Field(
+        default=DATA_DIR / "categories.yintai.yaml", alias="PETITIONS_CATEGORIES_FILE"
+    )
+    load_reference_data: bool = Field(default=True, alias="PETITIONS_LOAD_REFERENCE_DATA")
+    # Org-unit levels whose resolutions count as "grassroots" (基层): town and below by default.
+    grassroots_levels: Annotated[list[str], NoDecode] = Field(
+        default=["town", "village"], alias="PETITIONS_GRASSROOTS_LEVELS"
+    )
+
+    # Repeat detection (重复信访): how alike two matters must be (0–100), how far back.
+    repeat_similarity: float = Field(
+        default=60.0, ge=0, le=100, alias="PETITIONS_REPEAT_SIMILARITY"
+    )
+    repeat_lookback_days: int = Field(default=730, ge=1, alias="PETITIONS_REPEAT_LOOKBACK_DAYS")
+
+    # Deadline sweep: how often, and how long before a deadline "due soon" fires (e.g. 72h,24h).
+    sweep_interval_s: float = Field(default=60.0, gt=0, alias="PETITIONS_SWEEP_INTERVAL_S")
+    due_soon_thresholds: Annotated[list[str], NoDecode] = Field(
+        default=["72h", "24h"], alias="PETITIONS_DUE_SOON_THRESHOLDS"
+    )
+
+    # Satisfaction rate: weight of "basically satisfied" (基本满意) between 0 and 1.
+    basic_satisfaction_weight: float = Field(
+        default=1.0, ge=0, le=1, alias="PETITIONS_BASIC_SATISFACTION_WEIGHT"
+    )
+
+    _split_lists = field_validator("grassroots_levels", "due_soon_thresholds", mode="before")(
+        _split
+    )
+
+    @field_validator("due_soon_thresholds")
+    @classmethod
+    def _thresholds_parse(cls, value: list[str]) -> list[str]:
+        from petitions_api.deadlines.calendar import parse_threshold
+
+        for item in value:
+            parse_threshold(item)  # raises "threshold 'x' is not like 72h, 3d or 30m"
+        return value
 
 
 @lru_cache

@@ -1,21 +1,33 @@
-"""The petitions-api application: routes, the outbox relay, health."""
+"""The petitions-api application: routes, the outbox relay, the deadline sweep, health."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import structlog
 from fastapi import FastAPI
 
 from gov_common.app import Workers, create_service_app
-from gov_common.db import asyncpg_dsn, create_engine, create_session_factory, database_is_reachable
+from gov_common.db import (
+    asyncpg_dsn,
+    create_engine,
+    create_session_factory,
+    database_is_reachable,
+    unit_of_work,
+)
 from gov_common.events.registry import PETITIONS_CASE_EVENTS
 from gov_common.health import Readiness
-from gov_common.logging import configure_logging
 from gov_common.messaging.outbox import OutboxRelay
+from gov_common.observability import configure_observability
 from petitions_api.cases.routes import router as cases_router
 from petitions_api.config import Settings, get_settings
 from petitions_api.db import OutboxMessage
+from petitions_api.deadlines.sweeper import DeadlineSweeper
+from petitions_api.reference.routes import router as reference_router
+from petitions_api.reference.service import load_reference_data
+
+log = structlog.get_logger(__name__)
 
 DESCRIPTION = """
 12345 hotline tickets (工单) and 信访 petition cases (信访件): intake, routing, deadlines and the
@@ -25,7 +37,7 @@ first-time grassroots resolution figure. Errors are RFC 9457 `application/proble
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    configure_logging(settings.service_name, settings.log_level)
+    configure_observability(settings)
     engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
     sessions = create_session_factory(engine)
     relay = OutboxRelay(
@@ -38,7 +50,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         topic_prefix=settings.kafka_topic_prefix,
         poll_interval_s=settings.outbox_poll_interval_s,
     )
-    workers = Workers([relay])
+    sweeper = DeadlineSweeper(session_factory=sessions, settings=settings)
+    workers = Workers([relay, sweeper])
 
     async def broker_reachable() -> bool:
         return relay.broker_reachable
@@ -50,6 +63,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.load_reference_data:
+            # Idempotent upsert of the configured data files (the deployment's seed).
+            async with unit_of_work(sessions) as session:
+                report = await load_reference_data(session, settings)
+            log.info(
+                "reference_data.loaded",
+                org_units=report.org_units_version,
+                categories=report.categories_version,
+            )
         await workers.start()
         try:
             yield
@@ -60,13 +82,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = create_service_app(
         title="Petitions API (12345 / 信访)",
         description=DESCRIPTION,
-        version="0.1.0",
-        routers=[cases_router],
+        version="0.2.0",
+        routers=[cases_router, reference_router],
         readiness=readiness,
         lifespan=lifespan,
+        settings=settings,
     )
     app.state.settings = settings
     app.state.sessions = sessions
     app.state.engine = engine
     app.state.relay = relay
+    app.state.sweeper = sweeper
     return app

@@ -1,6 +1,20 @@
 """Every model of the service, imported so Alembic sees all tables."""
 
-from petitions_api.cases.models import Case
+from petitions_api.cases.models import Case, IdempotencyKey, Petitioner, TimelineEntry
 from petitions_api.db import OutboxMessage
+from petitions_api.deadlines.models import CaseDeadline, DeadlineAlert
+from petitions_api.reference.models import Category, HotlineTier, OrgUnit, ReferenceVersion
 
-__all__ = ["Case", "OutboxMessage"]
+__all__ = [
+    "Case",
+    "CaseDeadline",
+    "Category",
+    "DeadlineAlert",
+    "HotlineTier",
+    "IdempotencyKey",
+    "OrgUnit",
+    "OutboxMessage",
+    "Petitioner",
+    "ReferenceVersion",
+    "TimelineEntry",
+]

@@ -1,5 +1,9 @@
-"""Payloads of ``petitions.case-events``. Events carry ids and only what consumers need:
-never a petitioner's name, phone, ID number or address."""
+"""Payloads of ``petitions.case-events`` (key = case id). Events carry ids and only what
+consumers need: never a petitioner's name, phone, ID number or address.
+
+Every lifecycle event extends :class:`CaseEventBase`. ``case.created.v1`` predates the base and
+keeps its original required fields; the base's fields are optional extras on it.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from gov_common.events.contracts import PETITIONS_CASE_EVENTS, EventType
 
@@ -25,6 +29,39 @@ class Channel(StrEnum):
     TRANSFER_FROM_ABOVE = "transfer_from_above"
 
 
+class ReplyOutcome(StrEnum):
+    """答复意见: 支持 / 解释说明 / 不支持."""
+
+    SUPPORTED = "supported"
+    EXPLAINED = "explained"
+    NOT_SUPPORTED = "not_supported"
+
+
+class Rating(StrEnum):
+    """回访评价: 满意 / 基本满意 / 不满意."""
+
+    SATISFIED = "satisfied"
+    BASICALLY_SATISFIED = "basically_satisfied"
+    DISSATISFIED = "dissatisfied"
+
+
+class ResolutionLevel(StrEnum):
+    """The level of the unit that resolved the case (区 / 部门 / 镇办 / 村社区)."""
+
+    DISTRICT = "district"
+    DEPARTMENT = "department"
+    TOWN = "town"
+    VILLAGE = "village"
+
+
+class DeadlineKind(StrEnum):
+    ACCEPTANCE = "acceptance"  # 受理告知, 15 days
+    HANDLING = "handling"  # 办理, 60 days (+ one extension ≤ 30)
+    RETURN = "return"  # 退单, 5 working days
+    REVIEW = "review"  # 复查/复核, 30 days
+    HOTLINE = "hotline"  # 12345 time limit of the category's tier
+
+
 class CaseCreatedV1(BaseModel):
     model_config = ConfigDict(extra="allow")  # consumers tolerate fields added later
 
@@ -35,13 +72,162 @@ class CaseCreatedV1(BaseModel):
     subject: str
     received_on: date
     created_at: datetime
+    # Optional since the first release of v1; absent in events written before them.
+    category_code: str | None = None
+    place_unit_id: str | None = None
+    handling_unit_id: str | None = None
+    first_time: bool | None = Field(default=None, description="初信初访: not a repeat")
+    urgent: bool | None = None
+    repeat_of: UUID | None = None
+
+
+class CaseEventBase(BaseModel):
+    """Fields every lifecycle event of a case carries."""
+
+    model_config = ConfigDict(extra="allow")
+
+    case_id: UUID
+    case_number: str = Field(min_length=1)
+    kind: CaseKind
+    occurred_at: AwareDatetime
+    actor: str | None = Field(default=None, description="user or client id; never personal data")
+    handling_unit_id: str | None = Field(
+        default=None, description="org-unit code currently responsible"
+    )
+    category_code: str | None = None
+    first_time: bool = Field(description="初信初访: not a repeat of an earlier case")
+
+
+class CaseAcceptedV1(CaseEventBase):
+    handling_due_on: date
+
+
+class CaseDeclinedV1(CaseEventBase):
+    reason: str
+
+
+class CaseDispatchedV1(CaseEventBase):
+    to_unit_id: str
+    return_due_on: date
+    handling_due_on: date | None = None
+
+
+class CaseReturnedV1(CaseEventBase):
+    from_unit_id: str
+    reason: str
+
+
+class CaseRepliedV1(CaseEventBase):
+    outcome: ReplyOutcome
+
+
+class CaseResolvedV1(CaseEventBase):
+    resolved_on: date
+    resolution_unit_id: str
+    resolution_level: ResolutionLevel
+    grassroots: bool
+    effective: bool
+    town_unit_id: str | None = Field(
+        default=None, description="town/sub-district the case belongs to"
+    )
+    definition_version: str = Field(description="version of the grassroots-resolution definition")
+
+
+class CaseClosedV1(CaseEventBase):
+    closed_on: date
+    rating: Rating | None = None
+
+
+class CaseReopenedV1(CaseEventBase):
+    """A reopened case no longer counts as resolved until it is resolved again."""
+
+    reason: str
+
+
+class CaseEscalatedV1(CaseEventBase):
+    to_unit_id: str
+    reason: str
+
+
+class CaseExtendedV1(CaseEventBase):
+    new_handling_due_on: date
+    reason: str
+    approver: str
+
+
+class CaseSupervisedV1(CaseEventBase):
+    supervisor_id: str
+    due_on: date
+    note: str | None = None
+
+
+class CaseDeadlineAlertV1(CaseEventBase):
+    """Shared shape of ``due_soon`` and ``overdue``."""
+
+    deadline: DeadlineKind
+    due_at: AwareDatetime
+    threshold: str = Field(description='how far before the deadline, e.g. "24h"; "0" when due')
+    supervisor_id: str | None = None
+
+
+class CaseDueSoonV1(CaseDeadlineAlertV1):
+    pass
+
+
+class CaseOverdueV1(CaseDeadlineAlertV1):
+    pass
+
+
+# Type names, so producers and consumers refer to constants rather than strings.
+CASE_CREATED_V1 = "gov.petitions.case.created.v1"
+CASE_ACCEPTED_V1 = "gov.petitions.case.accepted.v1"
+CASE_DECLINED_V1 = "gov.petitions.case.declined.v1"
+CASE_DISPATCHED_V1 = "gov.petitions.case.dispatched.v1"
+CASE_RETURNED_V1 = "gov.petitions.case.returned.v1"
+CASE_REPLIED_V1 = "gov.petitions.case.replied.v1"
+CASE_RESOLVED_V1 = "gov.petitions.case.resolved.v1"
+CASE_CLOSED_V1 = "gov.petitions.case.closed.v1"
+CASE_REOPENED_V1 = "gov.petitions.case.reopened.v1"
+CASE_ESCALATED_V1 = "gov.petitions.case.escalated.v1"
+CASE_EXTENDED_V1 = "gov.petitions.case.extended.v1"
+CASE_SUPERVISED_V1 = "gov.petitions.case.supervised.v1"
+CASE_DUE_SOON_V1 = "gov.petitions.case.due_soon.v1"
+CASE_OVERDUE_V1 = "gov.petitions.case.overdue.v1"
+
+
+def _case_event(name: str, payload: type[BaseModel], description: str) -> EventType:
+    return EventType(
+        name=name, topic=PETITIONS_CASE_EVENTS, payload=payload, description=description
+    )
 
 
 EVENT_TYPES: tuple[EventType, ...] = (
-    EventType(
-        name="gov.petitions.case.created.v1",
-        topic=PETITIONS_CASE_EVENTS,
-        payload=CaseCreatedV1,
-        description="A ticket or petition case was registered (登记); no personal data.",
+    _case_event(
+        CASE_CREATED_V1,
+        CaseCreatedV1,
+        "A ticket or petition case was registered (登记); no personal data.",
     ),
+    _case_event(CASE_ACCEPTED_V1, CaseAcceptedV1, "The case was accepted (受理)."),
+    _case_event(CASE_DECLINED_V1, CaseDeclinedV1, "The case was not accepted (不予受理)."),
+    _case_event(CASE_DISPATCHED_V1, CaseDispatchedV1, "The case was dispatched to a unit (派单)."),
+    _case_event(CASE_RETURNED_V1, CaseReturnedV1, "A unit returned a wrongly routed case (退单)."),
+    _case_event(CASE_REPLIED_V1, CaseRepliedV1, "The petitioner was given a reply (答复)."),
+    _case_event(
+        CASE_RESOLVED_V1,
+        CaseResolvedV1,
+        "The matter was resolved (办结): level, grassroots and effectiveness per the definition.",
+    ),
+    _case_event(CASE_CLOSED_V1, CaseClosedV1, "The case was closed after call-back (回访、结案)."),
+    _case_event(
+        CASE_REOPENED_V1,
+        CaseReopenedV1,
+        "The case was reopened (重办); it counts as resolved only once resolved again.",
+    ),
+    _case_event(CASE_ESCALATED_V1, CaseEscalatedV1, "The case was escalated to a higher level."),
+    _case_event(
+        CASE_EXTENDED_V1, CaseExtendedV1, "The handling deadline was extended once (延期)."
+    ),
+    _case_event(CASE_SUPERVISED_V1, CaseSupervisedV1, "A supervisor took the case under 督办."),
+    _case_event(CASE_DUE_SOON_V1, CaseDueSoonV1, "A deadline of the case is near (临期预警)."),
+    _case_event(CASE_OVERDUE_V1, CaseOverdueV1, "A deadline of the case has passed (超期)."),
 )

@@ -4,35 +4,72 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Mapping
+from datetime import timedelta
 
 import httpx
 import structlog
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gov_common.db import unit_of_work
-from gov_common.signing import DELIVERY_ID_HEADER, EVENT_ID_HEADER, signature_headers
+from gov_common.events.contracts import NOTIFIER_DELIVERY_EVENTS
+from gov_common.metrics import NOTIFIER_DELIVERIES
+from notifier.channels.base import Attempt, Channel, ChannelName, Outbound
+from notifier.channels.email import EmailChannel
+from notifier.channels.robots import DingtalkRobotChannel, WecomRobotChannel
+from notifier.channels.sms import SandboxSmsProvider, SmsChannel, SmsProvider, TencentSmsProvider
+from notifier.channels.webhook import WebhookChannel
 from notifier.config import Settings
 from notifier.deliveries import service
 from notifier.deliveries.models import Delivery
+from notifier.deliveries.ratelimit import RateLimits
+from notifier.recipients.models import Recipient
 
 log = structlog.get_logger(__name__)
 
 
+def build_channels(
+    settings: Settings, http: httpx.AsyncClient, *, sms: SmsProvider | None = None
+) -> dict[str, Channel]:
+    if sms is None:
+        sms = (
+            TencentSmsProvider(settings, http)
+            if settings.sms_provider == "tencent"
+            else SandboxSmsProvider()
+        )
+    channels: list[Channel] = [
+        WebhookChannel(http, secret=settings.webhook_secret.get_secret_value()),
+        EmailChannel(settings),
+        SmsChannel(sms),
+        WecomRobotChannel(http),
+        DingtalkRobotChannel(http),
+    ]
+    return {c.name.value: c for c in channels}
+
+
 class DeliveryDispatcher:
-    """Background worker: claim due deliveries, POST them signed, record the outcome."""
+    """Background worker: claim due deliveries per channel within its rate, send, record."""
 
     def __init__(
         self,
         *,
         session_factory: async_sessionmaker[AsyncSession],
         settings: Settings,
-        batch_size: int = 50,
         http: httpx.AsyncClient | None = None,
+        channels: Mapping[str, Channel] | None = None,
     ) -> None:
         self._sessions = session_factory
         self._settings = settings
-        self._batch_size = batch_size
-        self._http = http
+        self._batch_size = settings.dispatch_batch_size
+        self._lease = timedelta(seconds=settings.claim_lease_s)
+        self._owns_http = http is None
+        self._http = http or httpx.AsyncClient(timeout=settings.webhook_timeout_s)
+        self.channels = (
+            dict(channels) if channels is not None else build_channels(settings, self._http)
+        )
+        self._limits = RateLimits(settings.parsed_rate_limits())
+        self._events_topic = settings.topic(NOTIFIER_DELIVERY_EVENTS)
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
 
@@ -44,30 +81,36 @@ class DeliveryDispatcher:
         self._wakeup.set()
 
     async def run(self) -> None:
-        owns_client = self._http is None
-        http = self._http or httpx.AsyncClient(timeout=self._settings.webhook_timeout_s)
         try:
             while not self._stopping.is_set():
                 self._wakeup.clear()
                 try:
-                    sent = await self.dispatch_once(http)
+                    sent = await self.dispatch_once()
                 except Exception as exc:  # the database may be away: keep trying
                     log.warning("dispatcher.error", error=repr(exc))
                     sent = 0
-                if sent < self._batch_size:
+                if sent == 0:
                     poll = self._settings.dispatch_poll_interval_s
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wakeup.wait(), timeout=poll)
         finally:
-            if owns_client:
-                await http.aclose()
+            if self._owns_http:
+                await self._http.aclose()
 
-    async def dispatch_once(self, http: httpx.AsyncClient) -> int:
+    async def dispatch_once(self) -> int:
+        """One round over every channel; how many deliveries were attempted."""
+        claimed: list[Delivery] = []
         async with unit_of_work(self._sessions) as session:
-            claimed = await service.claim_due(session, limit=self._batch_size)
+            for name in self.channels:
+                budget = self._limits.budget(name, default=self._batch_size)
+                claimed += await service.claim_due(
+                    session, limit=budget, lease=self._lease, channels=[name]
+                )
+            secrets = await self._dingtalk_secrets(session, claimed)
         if not claimed:
             return 0
-        attempts = await asyncio.gather(*(self._send(http, d) for d in claimed))
+        attempts = await asyncio.gather(*(self._send(d, secrets) for d in claimed))
+        outcomes: list[tuple[str, str]] = []
         async with unit_of_work(self._sessions) as session:
             for delivery, attempt in zip(claimed, attempts, strict=True):
                 status = await service.record_attempt(
@@ -77,29 +120,53 @@ class DeliveryDispatcher:
                     max_attempts=self._settings.max_attempts,
                     retry_base_s=self._settings.retry_base_s,
                     retry_cap_s=self._settings.retry_cap_s,
+                    events_topic=self._events_topic,
                 )
                 log.info(
                     "delivery.attempted",
                     delivery_id=str(delivery.id),
                     event_id=delivery.event_id,
+                    channel=delivery.channel,
                     attempt=delivery.attempts,
                     outcome=status.value,
-                    http_status=attempt.status_code,
+                    status_code=attempt.status_code,
+                    error=attempt.error,
                 )
+                outcomes.append((delivery.channel, status.value))
+        for channel, outcome in outcomes:  # counted once the outcomes are committed
+            NOTIFIER_DELIVERIES.labels(channel, outcome).inc()
         return len(claimed)
 
-    async def _send(self, http: httpx.AsyncClient, delivery: Delivery) -> service.Attempt:
-        body = service.encode_body(delivery.body)
-        secret = self._settings.webhook_secret.get_secret_value()
-        headers = {
-            "Content-Type": "application/cloudevents+json",
-            # Stable across retries: the receiver's key to recognise a repeat.
-            DELIVERY_ID_HEADER: str(delivery.id),
-            EVENT_ID_HEADER: delivery.event_id,
-            **signature_headers(secret, body),
+    @staticmethod
+    async def _dingtalk_secrets(
+        session: AsyncSession, claimed: list[Delivery]
+    ) -> dict[object, str | None]:
+        ids = {
+            d.recipient_id
+            for d in claimed
+            if d.channel == ChannelName.DINGTALK.value and d.recipient_id is not None
         }
+        if not ids:
+            return {}
+        rows = await session.execute(
+            select(Recipient.id, Recipient.dingtalk_secret).where(Recipient.id.in_(ids))
+        )
+        return {rid: secret for rid, secret in rows.tuples()}
+
+    async def _send(self, delivery: Delivery, secrets: dict[object, str | None]) -> Attempt:
+        channel = self.channels.get(delivery.channel)
+        if channel is None:
+            return Attempt(ok=False, error=f"no channel {delivery.channel!r}", permanent=True)
+        await self._limits.acquire(delivery.channel)
+        outbound = Outbound(
+            delivery_id=str(delivery.id),
+            event_id=delivery.event_id,
+            address=delivery.recipient,
+            body=delivery.body,
+            secret=secrets.get(delivery.recipient_id),
+        )
         try:
-            response = await http.post(delivery.recipient, content=body, headers=headers)
-        except httpx.HTTPError as exc:
-            return service.Attempt(status_code=None, error=f"{type(exc).__name__}: {exc}"[:2000])
-        return service.Attempt(status_code=response.status_code)
+            return await channel.send(outbound)
+        except Exception as exc:  # a channel's bug must not stop the others' records
+            log.exception("delivery.channel_error", delivery_id=str(delivery.id))
+            return Attempt(ok=False, error=f"{type(exc).__name__}: {exc}"[:2000])

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import DateTime, Index, Integer, String, Text, func
+from sqlalchemy import Boolean, DateTime, Index, Integer, String, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -39,9 +39,13 @@ class Delivery(Base):
     event_id: Mapped[str] = mapped_column(String(200), index=True)
     event_type: Mapped[str] = mapped_column(String(200))
     subject: Mapped[str | None] = mapped_column(String(200))
-    rule: Mapped[str] = mapped_column(String(100))
-    recipient: Mapped[str] = mapped_column(String(500))
+    rule: Mapped[str] = mapped_column(String(100))  # the rule's name, or a built-in rule's
+    rule_id: Mapped[uuid.UUID | None] = mapped_column(index=True)  # None: a built-in rule
+    recipient: Mapped[str] = mapped_column(String(500))  # the address used
+    recipient_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     channel: Mapped[str] = mapped_column(String(32))
+    # Urgent deliveries ignore quiet hours.
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     body: Mapped[dict[str, Any]] = mapped_column(JSONB)
     status: Mapped[DeliveryStatus] = mapped_column(
         str_enum(DeliveryStatus, "delivery_status"), default=DeliveryStatus.PENDING
@@ -50,6 +54,7 @@ class Delivery(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+    # The last attempt's error; for a failed delivery, the reason it failed.
     last_error: Mapped[str | None] = mapped_column(Text)
     response_status: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

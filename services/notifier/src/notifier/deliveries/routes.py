@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from sqlalchemy import select, tuple_
 
 from gov_common.app import SessionDep
@@ -24,6 +24,9 @@ async def list_deliveries(
     session: SessionDep,
     event_id: Annotated[str | None, Query(max_length=200)] = None,
     status: DeliveryStatus | None = None,
+    rule_id: UUID | None = None,
+    recipient_id: UUID | None = None,
+    channel: Annotated[str | None, Query(max_length=32)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Page[DeliveryRead]:
@@ -32,6 +35,12 @@ async def list_deliveries(
         query = query.where(Delivery.event_id == event_id)
     if status is not None:
         query = query.where(Delivery.status == status)
+    if rule_id is not None:
+        query = query.where(Delivery.rule_id == rule_id)
+    if recipient_id is not None:
+        query = query.where(Delivery.recipient_id == recipient_id)
+    if channel is not None:
+        query = query.where(Delivery.channel == channel)
     if cursor is not None:
         created_at, last_id = decode_cursor(cursor, size=2)
         query = query.where(
@@ -51,3 +60,14 @@ async def list_deliveries(
 @router.get("/{delivery_id}", summary="Read one delivery")
 async def read_delivery(delivery_id: UUID, session: SessionDep) -> DeliveryRead:
     return DeliveryRead.model_validate(await service.get_delivery(session, delivery_id))
+
+
+@router.post(
+    "/{delivery_id}/retry",
+    status_code=202,
+    summary="Try a failed delivery again (a fresh set of attempts)",
+)
+async def retry_delivery(delivery_id: UUID, session: SessionDep, request: Request) -> DeliveryRead:
+    delivery = await service.retry_delivery(session, delivery_id)
+    request.app.state.dispatcher.wake()
+    return DeliveryRead.model_validate(delivery)

@@ -1,30 +1,27 @@
-"""Rules of delivery: which deliveries an event makes, how a receiver's answer is judged,
-and when to try again. No HTTP server and no Kafka here."""
+"""Rules of delivery: the deterministic key, how an attempt's outcome changes a delivery,
+when to try again, and manual retries. No HTTP server and no Kafka here."""
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
 from sqlalchemy import and_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gov_common.events import CloudEvent
 from gov_common.messaging.kafka import backoff_delay
-from gov_common.problems import NotFoundError
+from gov_common.problems import NotFoundError, ProblemError
+from notifier.channels.base import Attempt, ChannelName
+from notifier.deliveries import events
 from notifier.deliveries.models import Delivery, DeliveryStatus
 
-WEBHOOK = "webhook"
-# The one built-in rule until subscription rules exist: every case event to the webhook.
+WEBHOOK = ChannelName.WEBHOOK.value
+# The built-in rule from NOTIFIER_WEBHOOK_URL: every case.created to that webhook.
 CASE_EVENTS_TO_WEBHOOK = "case-events-to-webhook"
-# A claimed delivery is invisible to other dispatchers this long; a crash mid-send only
-# delays it. Longer than any webhook timeout.
-CLAIM_LEASE = timedelta(seconds=120)
 
 
 def idempotency_key(event_id: str, rule: str, recipient: str, channel: str) -> str:
@@ -37,58 +34,46 @@ def webhook_body(event: CloudEvent) -> dict[str, Any]:
     return event.model_dump(mode="json", exclude_none=True, exclude={"traceparent"})
 
 
-async def plan_webhook_delivery(
-    session: AsyncSession, event: CloudEvent, *, url: str
-) -> uuid.UUID | None:
-    """Record the delivery of ``event`` to ``url``; None when it was already recorded."""
-    key = idempotency_key(event.id, CASE_EVENTS_TO_WEBHOOK, url, WEBHOOK)
+async def insert_delivery(session: AsyncSession, **values: Any) -> uuid.UUID | None:
+    """Insert a delivery unless its idempotency key exists; its id, or None when it did."""
     inserted = await session.execute(
         insert(Delivery)
-        .values(
-            id=uuid.uuid4(),
-            idempotency_key=key,
-            event_id=event.id,
-            event_type=event.type,
-            subject=event.subject,
-            rule=CASE_EVENTS_TO_WEBHOOK,
-            recipient=url,
-            channel=WEBHOOK,
-            body=webhook_body(event),
-            status=DeliveryStatus.PENDING,
-            attempts=0,
-        )
+        .values(id=uuid.uuid4(), attempts=0, **values)
         .on_conflict_do_nothing(index_elements=[Delivery.idempotency_key])
         .returning(Delivery.id)
     )
     return inserted.scalar_one_or_none()
 
 
-@dataclass(frozen=True)
-class Attempt:
-    """What one try at sending produced."""
-
-    status_code: int | None
-    error: str | None = None
-
-
-def judge(attempt: Attempt) -> DeliveryStatus | None:
-    """Succeeded, failed for good, or None: try again later."""
-    code = attempt.status_code
-    if code is not None and 200 <= code < 300:
-        return DeliveryStatus.SUCCEEDED
-    # A receiver that says the request itself is wrong will say so again; timeouts,
-    # throttling and server errors may pass.
-    if code is not None and 400 <= code < 500 and code not in (408, 409, 425, 429):
-        return DeliveryStatus.FAILED
-    return None
+async def plan_webhook_delivery(
+    session: AsyncSession, event: CloudEvent, *, url: str
+) -> uuid.UUID | None:
+    """The built-in rule: record the delivery of ``event`` to ``url``; None when recorded."""
+    return await insert_delivery(
+        session,
+        idempotency_key=idempotency_key(event.id, CASE_EVENTS_TO_WEBHOOK, url, WEBHOOK),
+        event_id=event.id,
+        event_type=event.type,
+        subject=event.subject,
+        rule=CASE_EVENTS_TO_WEBHOOK,
+        recipient=url,
+        channel=WEBHOOK,
+        body=webhook_body(event),
+        status=DeliveryStatus.PENDING,
+    )
 
 
 def next_attempt_at(now: datetime, attempts: int, *, base_s: float, cap_s: float) -> datetime:
     return now + timedelta(seconds=backoff_delay(attempts, base=base_s, cap=cap_s))
 
 
-async def claim_due(session: AsyncSession, *, limit: int) -> list[Delivery]:
-    """Take up to ``limit`` due deliveries for this dispatcher, leasing them for a while."""
+async def claim_due(
+    session: AsyncSession, *, limit: int, lease: timedelta, channels: list[str] | None = None
+) -> list[Delivery]:
+    """Take up to ``limit`` due deliveries for this dispatcher, leasing them for a while.
+
+    The attempt is counted at claim time, so a dispatcher that dies mid-send still used one.
+    """
     now = datetime.now(UTC)
     due = (
         select(Delivery.id)
@@ -97,10 +82,12 @@ async def claim_due(session: AsyncSession, *, limit: int) -> list[Delivery]:
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
+    if channels is not None:
+        due = due.where(Delivery.channel.in_(channels))
     claimed = await session.scalars(
         update(Delivery)
         .where(Delivery.id.in_(due.scalar_subquery()))
-        .values(next_attempt_at=now + CLAIM_LEASE, attempts=Delivery.attempts + 1)
+        .values(next_attempt_at=now + lease, attempts=Delivery.attempts + 1)
         .returning(Delivery)
     )
     return list(claimed.all())
@@ -114,25 +101,58 @@ async def record_attempt(
     max_attempts: int,
     retry_base_s: float,
     retry_cap_s: float,
+    events_topic: str,
 ) -> DeliveryStatus:
+    """Apply one attempt's outcome; a final state writes its event to the outbox."""
     now = datetime.now(UTC)
-    verdict = judge(attempt)
-    if verdict is None and delivery.attempts >= max_attempts:
-        verdict = DeliveryStatus.FAILED
-    error = attempt.error
-    if error is None and verdict is not DeliveryStatus.SUCCEEDED:
-        error = f"receiver answered HTTP {attempt.status_code}"
-    values: dict[str, Any] = {"response_status": attempt.status_code, "last_error": error}
-    if verdict is DeliveryStatus.SUCCEEDED:
+    values: dict[str, Any] = {"response_status": attempt.status_code}
+    if attempt.ok:
+        verdict = DeliveryStatus.SUCCEEDED
         values |= {"status": verdict, "delivered_at": now, "last_error": None}
-    elif verdict is DeliveryStatus.FAILED:
-        values |= {"status": verdict}
     else:
-        values["next_attempt_at"] = next_attempt_at(
-            now, delivery.attempts, base_s=retry_base_s, cap_s=retry_cap_s
+        error = attempt.error or "the receiver did not accept the message"
+        if attempt.permanent:
+            verdict, reason = DeliveryStatus.FAILED, error
+        elif delivery.attempts >= max_attempts:
+            verdict = DeliveryStatus.FAILED
+            reason = f"gave up after {delivery.attempts} attempts; last error: {error}"
+        else:
+            verdict, reason = DeliveryStatus.PENDING, error
+        values["last_error"] = reason[:4000]
+        if verdict is DeliveryStatus.FAILED:
+            values["status"] = verdict
+        else:
+            values["next_attempt_at"] = next_attempt_at(
+                now, delivery.attempts, base_s=retry_base_s, cap_s=retry_cap_s
+            )
+    # Only a delivery still pending and still at this attempt is changed: a manual retry or
+    # another dispatcher after a lost lease must not be overwritten by a late result.
+    changed = await session.execute(
+        update(Delivery)
+        .where(
+            Delivery.id == delivery.id,
+            Delivery.status == DeliveryStatus.PENDING,
+            Delivery.attempts == delivery.attempts,
         )
-    await session.execute(update(Delivery).where(Delivery.id == delivery.id).values(**values))
-    return verdict or DeliveryStatus.PENDING
+        .values(**values)
+        .returning(Delivery.id)
+    )
+    if changed.first() is None:
+        return verdict
+    if verdict is DeliveryStatus.SUCCEEDED:
+        await events.delivery_succeeded(
+            session, delivery, topic=events_topic, attempts=delivery.attempts, at=now
+        )
+    elif verdict is DeliveryStatus.FAILED:
+        await events.delivery_failed(
+            session,
+            delivery,
+            topic=events_topic,
+            attempts=delivery.attempts,
+            reason=values["last_error"],
+            at=now,
+        )
+    return verdict
 
 
 async def get_delivery(session: AsyncSession, delivery_id: uuid.UUID) -> Delivery:
@@ -142,5 +162,20 @@ async def get_delivery(session: AsyncSession, delivery_id: uuid.UUID) -> Deliver
     return delivery
 
 
-def encode_body(body: dict[str, Any]) -> bytes:
-    return orjson.dumps(body)
+async def retry_delivery(session: AsyncSession, delivery_id: uuid.UUID) -> Delivery:
+    """A person asks for a failed delivery to be tried again, with a fresh set of attempts."""
+    delivery = await get_delivery(session, delivery_id)
+    if delivery.status is not DeliveryStatus.FAILED:
+        raise ProblemError(
+            409,
+            f"delivery {delivery_id} is {delivery.status.value}; only a failed delivery "
+            "can be retried",
+            problem_type="conflict",
+        )
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id)
+        .values(status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=datetime.now(UTC))
+    )
+    await session.refresh(delivery)
+    return delivery

@@ -1,15 +1,39 @@
-"""A case: one 12345 hotline ticket (工单) or one 信访 petition case (信访件)."""
+"""A case: one 12345 hotline ticket (工单) or one 信访 petition case (信访件), its petitioner,
+its timeline, and the idempotency keys of the requests that created cases."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Date, DateTime, Integer, Sequence, String, Text, func
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    Sequence,
+    String,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gov_common.db import str_enum
-from gov_common.events.petitions import CaseKind, Channel
+from gov_common.events.petitions import (
+    CaseKind,
+    Channel,
+    Rating,
+    ReplyOutcome,
+    ResolutionLevel,
+)
+from petitions_api.cases.lifecycle import CaseStatus, ReviewStage
 from petitions_api.db import Base
 
 # Case numbers are issued from a database sequence so they are unique across replicas.
@@ -18,6 +42,11 @@ case_number_seq = Sequence("case_number_seq", metadata=Base.metadata)
 
 class Case(Base):
     __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_created_at_id", "created_at", "id"),
+        Index("ix_cases_closed_on", "closed_on"),
+        Index("ix_cases_received_on", "received_on"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     case_number: Mapped[str] = mapped_column(String(32), unique=True)
@@ -27,9 +56,109 @@ class Case(Base):
     description: Mapped[str] = mapped_column(Text)
     # The day the letter arrived or the call came in; may be earlier than the day of entry.
     received_on: Mapped[date] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(32), default="registered")  # 登记
+    status: Mapped[CaseStatus] = mapped_column(
+        str_enum(CaseStatus, "case_status"), default=CaseStatus.REGISTERED, index=True
+    )
     version: Mapped[int] = mapped_column(Integer, default=1)
+
+    category_code: Mapped[str | None] = mapped_column(ForeignKey("categories.code"), index=True)
+    place_unit_id: Mapped[str | None] = mapped_column(ForeignKey("org_units.code"), index=True)
+    place_address: Mapped[str | None] = mapped_column(String(300))  # where the matter is
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    # The town/sub-district (镇办) of the place: per-town figures without walking the tree.
+    town_unit_id: Mapped[str | None] = mapped_column(ForeignKey("org_units.code"), index=True)
+    handling_unit_id: Mapped[str | None] = mapped_column(ForeignKey("org_units.code"), index=True)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    group_size: Mapped[int] = mapped_column(Integer, default=1)  # 集体访: how many came
+    attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    source_client: Mapped[str | None] = mapped_column(String(100))  # API client / operator
+    external_ref: Mapped[str | None] = mapped_column(String(100))  # e.g. Open311 device id
+
+    # 初信初访 or a repeat of an earlier case of the same petitioner and matter.
+    first_time: Mapped[bool] = mapped_column(Boolean, default=True)
+    repeat_of: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("cases.id"))
+    repeat_score: Mapped[float | None] = mapped_column(Float)
+    repeat_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    # 复查/复核: a review is a case of its own, linked to the case it reviews.
+    parent_case_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("cases.id"))
+    review_stage: Mapped[ReviewStage] = mapped_column(
+        str_enum(ReviewStage, "review_stage"), default=ReviewStage.ORIGINAL
+    )
+    review_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Concluded by 复核: the same facts and reasons are not accepted again.
+    final: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    accepted_on: Mapped[date | None] = mapped_column(Date)
+    extended: Mapped[bool] = mapped_column(Boolean, default=False)
+    reply_outcome: Mapped[ReplyOutcome | None] = mapped_column(
+        str_enum(ReplyOutcome, "reply_outcome")
+    )
+    replied_on: Mapped[date | None] = mapped_column(Date)
+    on_time: Mapped[bool | None] = mapped_column(Boolean)  # replied before the handling clock
+    rating: Mapped[Rating | None] = mapped_column(str_enum(Rating, "case_rating"))
+    resolution_unit_id: Mapped[str | None] = mapped_column(ForeignKey("org_units.code"))
+    resolution_level: Mapped[ResolutionLevel | None] = mapped_column(
+        str_enum(ResolutionLevel, "resolution_level")
+    )
+    grassroots: Mapped[bool | None] = mapped_column(Boolean)
+    effective: Mapped[bool | None] = mapped_column(Boolean)
+    resolved_on: Mapped[date | None] = mapped_column(Date)
+    closed_on: Mapped[date | None] = mapped_column(Date)
+    supervisor_id: Mapped[str | None] = mapped_column(String(100))
+    supervision_due_on: Mapped[date | None] = mapped_column(Date)
+
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+class Petitioner(Base):
+    """The person behind a case (信访人/来电人). Kept apart from the case so that it can be
+    protected, masked and audited on its own, and never travels in events or logs.
+
+    TODO(issue #6): encrypt name, phone, id_number and address at rest, and replace the
+    plain ``phone_key``/``id_number_key`` lookup columns by keyed hashes (blind indexes).
+    """
+
+    __tablename__ = "petitioners"
+
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    id_number: Mapped[str | None] = mapped_column(String(40))
+    address: Mapped[str | None] = mapped_column(String(300))
+    phone_key: Mapped[str | None] = mapped_column(String(40), index=True)
+    id_number_key: Mapped[str | None] = mapped_column(String(40), index=True)
+
+
+class TimelineEntry(Base):
+    """One step in a case's life: who did what, when and why (the transition log)."""
+
+    __tablename__ = "case_timeline"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(32))
+    to_status: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str | None] = mapped_column(String(100))
+    reason: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class IdempotencyKey(Base):
+    """A creating request seen before: the same key and body get the same answer again."""
+
+    __tablename__ = "idempotency_keys"
+
+    scope: Mapped[str] = mapped_column(String(100), primary_key=True)  # client or route
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    case_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("cases.id"))
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

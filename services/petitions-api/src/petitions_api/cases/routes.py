@@ -1,28 +1,252 @@
-"""HTTP routes for cases."""
+"""HTTP routes for cases.
+
+Lifecycle actions are ``POST /v1/cases/{id}/actions/{action}``, one route per action (each
+with its own body schema), generated from the state machine's table. Mutations honour
+``If-Match`` with the case's ``ETag``; the answer to a disallowed action is a 409 problem
+that lists ``allowed_actions``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Header, Query, Request, status
+from fastapi.responses import JSONResponse
 
 from gov_common.app import SessionDep
+from gov_common.events.petitions import CaseKind, Channel
+from gov_common.pagination import Page
 from gov_common.problems import PROBLEM_RESPONSES
 from petitions_api.cases import service
-from petitions_api.cases.schemas import CaseCreate, CaseRead
+from petitions_api.cases.lifecycle import Action, CaseStatus
+from petitions_api.cases.schemas import (
+    ACTION_BODIES,
+    ActionBody,
+    CaseCreate,
+    CaseRead,
+    PetitionerRead,
+    RepeatLink,
+    TimelineEntryRead,
+)
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=PROBLEM_RESPONSES)
 
+ActorHeader = Annotated[
+    str,
+    Header(
+        alias="X-Actor-Id",
+        min_length=1,
+        max_length=100,
+        description="user or client id of whoever acts (recorded on the timeline)",
+    ),
+]
+IfMatchHeader = Annotated[
+    str | None, Header(alias="If-Match", description="the case's ETag; 412 if it changed")
+]
 
-@router.post("", status_code=status.HTTP_201_CREATED, summary="Register a ticket or petition case")
+
+def _case_response(view: CaseRead, *, status_code: int = 200, **headers: str) -> JSONResponse:
+    return JSONResponse(
+        view.model_dump(mode="json"),
+        status_code=status_code,
+        headers={"ETag": f'"{view.version}"', **headers},
+    )
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Register a ticket or petition case",
+    response_model=CaseRead,
+)
 async def create_case(
-    body: CaseCreate, session: SessionDep, request: Request, response: Response
+    body: CaseCreate,
+    session: SessionDep,
+    request: Request,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=200,
+            description="same key and body → the same answer, one case",
+        ),
+    ] = None,
+    actor: Annotated[str | None, Header(alias="X-Actor-Id", max_length=100)] = None,
+) -> JSONResponse:
+    settings = request.app.state.settings
+    scope = "cases"
+    if idempotency_key is not None:
+        earlier = await service.claim_idempotency_key(
+            session, scope=scope, key=idempotency_key, digest=service.request_hash(body)
+        )
+        if earlier is not None and earlier.response_body is not None:
+            replay = earlier.response_body
+            return JSONResponse(
+                replay,
+                status_code=earlier.response_status or 201,
+                headers={
+                    "Location": f"/v1/cases/{replay['id']}",
+                    "ETag": f'"{replay["version"]}"',
+                    "Idempotent-Replayed": "true",
+                },
+            )
+    case = await service.register_case(session, body, settings=settings, actor=actor)
+    view = await service.case_view(session, case)
+    if idempotency_key is not None:
+        await service.remember_response(
+            session,
+            scope=scope,
+            key=idempotency_key,
+            case=case,
+            status=201,
+            body=view.model_dump(mode="json"),
+        )
+    return _case_response(view, status_code=201, Location=f"/v1/cases/{case.id}")
+
+
+@router.get("", summary="List, filter and search cases (newest first)")
+async def list_cases(
+    session: SessionDep,
+    status_: Annotated[list[CaseStatus] | None, Query(alias="status")] = None,
+    kind: CaseKind | None = None,
+    unit: Annotated[str | None, Query(description="handling unit code: its whole subtree")] = None,
+    place_unit: Annotated[str | None, Query(description="place unit code: its subtree")] = None,
+    category: str | None = None,
+    channel: Channel | None = None,
+    overdue: Annotated[bool | None, Query(description="has a running clock past due")] = None,
+    first_time: bool | None = None,
+    received_from: date | None = None,
+    received_to: date | None = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=100, description="text")] = None,
+    parent_case_id: UUID | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+) -> Page[CaseRead]:
+    rows, next_cursor = await service.search(
+        session,
+        status=status_,
+        kind=kind,
+        unit=unit,
+        place_unit=place_unit,
+        category_code=category,
+        channel=channel,
+        overdue=overdue,
+        first_time=first_time,
+        received_from=received_from,
+        received_to=received_to,
+        q=q,
+        parent_case_id=parent_case_id,
+        limit=limit,
+        cursor=cursor,
+    )
+    items = [await service.case_view(session, c) for c in rows]
+    return Page[CaseRead](items=items, next_cursor=next_cursor)
+
+
+@router.get("/{case_id}", summary="Read one case", response_model=CaseRead)
+async def read_case(case_id: UUID, session: SessionDep) -> JSONResponse:
+    case = await service.get_case(session, case_id)
+    return _case_response(await service.case_view(session, case))
+
+
+@router.get("/{case_id}/timeline", summary="Every step of the case: who, when, why")
+async def read_timeline(case_id: UUID, session: SessionDep) -> list[TimelineEntryRead]:
+    return [TimelineEntryRead.model_validate(e) for e in await service.timeline(session, case_id)]
+
+
+@router.get(
+    "/{case_id}/petitioner",
+    summary="The petitioner's personal data (kept out of case reads, events and logs)",
+)
+async def read_petitioner(case_id: UUID, session: SessionDep) -> PetitionerRead:
+    return PetitionerRead.model_validate(await service.get_petitioner(session, case_id))
+
+
+@router.post("/{case_id}/repeat", summary="Link the case as a repeat of an earlier one")
+async def link_repeat(
+    case_id: UUID,
+    body: RepeatLink,
+    session: SessionDep,
+    actor: ActorHeader,
+    if_match: IfMatchHeader = None,
 ) -> CaseRead:
-    case = await service.register_case(session, body, settings=request.app.state.settings)
-    response.headers["Location"] = f"/v1/cases/{case.id}"
-    return CaseRead.model_validate(case)
+    case = await service.link_repeat(
+        session, case_id, body.repeat_of, actor=actor, if_match=if_match, note=body.note
+    )
+    return await service.case_view(session, case)
 
 
-@router.get("/{case_id}", summary="Read one case")
-async def read_case(case_id: UUID, session: SessionDep) -> CaseRead:
-    return CaseRead.model_validate(await service.get_case(session, case_id))
+@router.post("/{case_id}/repeat/confirm", summary="Confirm the detected repeat link")
+async def confirm_repeat(
+    case_id: UUID, session: SessionDep, actor: ActorHeader, if_match: IfMatchHeader = None
+) -> CaseRead:
+    case = await service.confirm_repeat(session, case_id, actor=actor, if_match=if_match, note=None)
+    return await service.case_view(session, case)
+
+
+@router.delete("/{case_id}/repeat", summary="Unlink: the case is a first-time petition after all")
+async def unlink_repeat(
+    case_id: UUID, session: SessionDep, actor: ActorHeader, if_match: IfMatchHeader = None
+) -> CaseRead:
+    case = await service.unlink_repeat(session, case_id, actor=actor, if_match=if_match, note=None)
+    return await service.case_view(session, case)
+
+
+ACTION_SUMMARIES = {
+    Action.ACCEPT: "Accept (受理)",
+    Action.DECLINE: "Decline with a reason (不予受理)",
+    Action.DISPATCH: "Dispatch to a unit (派单); the category's routing if no unit is named",
+    Action.TAKE: "The unit takes the case (签收)",
+    Action.RETURN: "The unit returns a wrongly routed case within 5 working days (退单)",
+    Action.REPLY: "Reply to the petitioner with the outcome (答复)",
+    Action.RATE: "Record the call-back's rating (回访评价)",
+    Action.CLOSE: "Close the case (办结/结案)",
+    Action.REOPEN: "Reopen after a dissatisfied rating (重办)",
+    Action.EXTEND: "Extend the handling deadline once, ≤ 30 days (延期)",
+    Action.SUPERVISE: "Put under supervision with a due date (督办)",
+    Action.ESCALATE: "Escalate to a higher level (提级)",
+    Action.REQUEST_REVIEW: "Record a 复查/复核 request: opens a linked review case",
+}
+
+
+def _action_endpoint(
+    action: Action, body_model: type[ActionBody]
+) -> Callable[..., Awaitable[JSONResponse]]:
+    async def endpoint(
+        case_id: UUID,
+        body: Any,
+        session: SessionDep,
+        request: Request,
+        actor: ActorHeader,
+        if_match: IfMatchHeader = None,
+    ) -> JSONResponse:
+        case, created = await service.perform(
+            session,
+            case_id,
+            action,
+            body,
+            actor=actor,
+            if_match=if_match,
+            settings=request.app.state.settings,
+        )
+        headers = {"Location": f"/v1/cases/{created.id}"} if created is not None else {}
+        return _case_response(await service.case_view(session, case), **headers)
+
+    endpoint.__annotations__["body"] = body_model
+    endpoint.__name__ = f"case_{action.value}"
+    return endpoint
+
+
+for _action, _model in ACTION_BODIES.items():
+    router.add_api_route(
+        f"/{{case_id}}/actions/{_action.value}",
+        _action_endpoint(_action, _model),
+        methods=["POST"],
+        summary=ACTION_SUMMARIES[_action],
+        response_model=CaseRead,
+        tags=["case lifecycle"],
+    )

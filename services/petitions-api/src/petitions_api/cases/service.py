@@ -1,24 +1,87 @@
-"""Rules for cases. No HTTP here; the caller's unit of work commits."""
+"""Rules for cases: intake, first-time/repeat, the lifecycle's actions, queries.
+
+No HTTP here; the caller's unit of work commits. Every change writes its timeline entry and its
+events (outbox) in the same transaction, so nothing is half-written.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+import orjson
+from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gov_common.clock import today_in_china
-from gov_common.events.registry import PETITIONS_CASE_EVENTS
-from gov_common.messaging.outbox import add_to_outbox
-from gov_common.problems import NotFoundError
-from petitions_api.cases import events
-from petitions_api.cases.models import Case, case_number_seq
-from petitions_api.cases.schemas import CaseCreate
+from gov_common.events import petitions as contracts
+from gov_common.events.petitions import (
+    CaseKind,
+    DeadlineKind,
+    Rating,
+    ResolutionLevel,
+)
+from gov_common.pagination import decode_cursor, encode_cursor
+from gov_common.problems import NotFoundError, ProblemError
+from petitions_api.cases import events, repeats
+from petitions_api.cases.lifecycle import (
+    Action,
+    ActionNotAllowed,
+    CaseFacts,
+    CaseStatus,
+    GuardFailed,
+    ReviewStage,
+    allowed_actions,
+    check_guards,
+    next_review_stage,
+    transition,
+)
+from petitions_api.cases.models import (
+    Case,
+    IdempotencyKey,
+    Petitioner,
+    TimelineEntry,
+    case_number_seq,
+)
+from petitions_api.cases.schemas import (
+    ActionBody,
+    CaseCreate,
+    CaseRead,
+    DeadlineRead,
+    DeclineBody,
+    DispatchBody,
+    EscalateBody,
+    ExtendBody,
+    RateBody,
+    ReopenBody,
+    ReplyBody,
+    RequestReviewBody,
+    ReturnBody,
+    SuperviseBody,
+)
 from petitions_api.config import Settings
-from petitions_api.db import OutboxMessage
+from petitions_api.deadlines import service as deadlines
+from petitions_api.deadlines.calendar import (
+    add_working_days,
+    china_date,
+    hotline_due,
+    statutory_due_on,
+)
+from petitions_api.deadlines.models import CaseDeadline
+from petitions_api.reference import service as reference
+from petitions_api.reference.models import OrgUnit, UnitLevel
 
 KIND_PREFIX = {"hotline_ticket": "RX", "petition_case": "XF"}  # 热线 / 信访
+ACCEPTANCE_DAYS = 15  # 《信访工作条例》: decide acceptance within 15 days
+HANDLING_DAYS = 60  # handle within 60 days of acceptance
+REVIEW_DAYS = 30  # 复查/复核 answered within 30 days
+RETURN_WORKING_DAYS = 5  # a wrongly routed case is returned within 5 working days
+# Version of the grassroots-resolution definition stamped on case.resolved events and metrics.
+GRASSROOTS_DEFINITION_VERSION = "grassroots-v1"
+EFFECTIVE_RATINGS = frozenset({Rating.SATISFIED, Rating.BASICALLY_SATISFIED})
 
 
 def format_case_number(kind: str, received_on: date, sequence: int) -> str:
@@ -26,9 +89,57 @@ def format_case_number(kind: str, received_on: date, sequence: int) -> str:
     return f"{KIND_PREFIX[kind]}{received_on.year}-{sequence:08d}"
 
 
-async def register_case(session: AsyncSession, data: CaseCreate, *, settings: Settings) -> Case:
-    """Register (登记) a case and record its ``case.created`` event in the same transaction."""
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# ----------------------------------------------------------------------------- intake
+
+
+async def register_case(
+    session: AsyncSession,
+    data: CaseCreate,
+    *,
+    settings: Settings,
+    actor: str | None = None,
+    source_client: str | None = None,
+    external_ref: str | None = None,
+) -> Case:
+    """Register (登记) a case: routing, repeat detection, its first clock, its event."""
+    now = _now()
     received_on = data.received_on or today_in_china()
+    category = (
+        await reference.get_category(session, data.category_code, field="category_code")
+        if data.category_code
+        else None
+    )
+    place = (
+        await reference.get_unit(session, data.place.unit_id, field="place.unit_id")
+        if data.place and data.place.unit_id
+        else None
+    )
+    town = await reference.town_of(session, place) if place is not None else None
+    if data.handling_unit_id:
+        handling = (
+            await reference.get_unit(session, data.handling_unit_id, field="handling_unit_id")
+        ).code
+    else:
+        handling = await reference.route(session, category, place) if category else None
+
+    petitioner = data.petitioner
+    p_key = repeats.phone_key(petitioner.phone) if petitioner else None
+    i_key = repeats.id_number_key(petitioner.id_number) if petitioner else None
+    match = await _find_repeat(
+        session,
+        settings,
+        subject=data.subject,
+        description=data.description,
+        category_code=data.category_code,
+        phone_key=p_key,
+        id_key=i_key,
+        now=now,
+    )
+
     sequence = await session.scalar(case_number_seq.next_value())
     assert sequence is not None
     case = Case(
@@ -39,22 +150,980 @@ async def register_case(session: AsyncSession, data: CaseCreate, *, settings: Se
         subject=data.subject,
         description=data.description,
         received_on=received_on,
+        status=CaseStatus.REGISTERED,
+        version=1,
+        category_code=category.code if category else None,
+        place_unit_id=place.code if place else None,
+        place_address=data.place.address if data.place else None,
+        latitude=data.place.latitude if data.place else None,
+        longitude=data.place.longitude if data.place else None,
+        town_unit_id=town.code if town else None,
+        handling_unit_id=handling,
+        urgent=data.urgent,
+        group_size=data.group_size,
+        attachments=[a.model_dump(mode="json") for a in data.attachments],
+        source_client=source_client,
+        external_ref=external_ref,
+        first_time=match is None,
+        repeat_of=match[0] if match else None,
+        repeat_score=round(match[1], 1) if match else None,
+        repeat_confirmed=False,
+        review_stage=ReviewStage.ORIGINAL,
+        review_requested=False,
+        final=False,
+        extended=False,
     )
     session.add(case)
     await session.flush()
-    await session.refresh(case)  # created_at comes from the database clock
-    await add_to_outbox(
+    if petitioner is not None:
+        session.add(
+            Petitioner(
+                case_id=case.id,
+                name=petitioner.name,
+                phone=petitioner.phone,
+                id_number=petitioner.id_number,
+                address=petitioner.address,
+                phone_key=p_key,
+                id_number_key=i_key,
+            )
+        )
+    await _start_first_clock(session, case, category, now=now)
+    _record(
         session,
-        OutboxMessage,
-        topic=settings.topic(PETITIONS_CASE_EVENTS),
-        key=str(case.id),
-        event=events.case_created(case, source=settings.event_source),
+        case,
+        action="register",
+        from_status=None,
+        actor=actor,
+        at=now,
+        details={
+            "repeat_of": str(case.repeat_of) if case.repeat_of else None,
+            "repeat_score": case.repeat_score,
+        },
+    )
+    await session.flush()
+    await session.refresh(case)  # created_at comes from the database clock
+    await events.publish(
+        session, settings, case, events.case_created(case, source=settings.event_source)
     )
     return case
 
 
-async def get_case(session: AsyncSession, case_id: uuid.UUID) -> Case:
-    case = await session.scalar(select(Case).where(Case.id == case_id))
+async def _start_first_clock(
+    session: AsyncSession, case: Case, category: Any, *, now: datetime
+) -> None:
+    if case.kind is CaseKind.PETITION_CASE:
+        await deadlines.open_deadline(
+            session,
+            case.id,
+            DeadlineKind.ACCEPTANCE,
+            started_at=now,
+            due_on=statutory_due_on(case.received_on, ACCEPTANCE_DAYS),
+        )
+        return
+    tier = await reference.tier_for(session, category, case.urgent)
+    due_at, due_on = hotline_due(now, hours=tier.hours, working_days=tier.working_days)
+    await deadlines.open_deadline(
+        session, case.id, DeadlineKind.HOTLINE, started_at=now, due_on=due_on, due_at=due_at
+    )
+
+
+async def _find_repeat(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    subject: str,
+    description: str,
+    category_code: str | None,
+    phone_key: str | None,
+    id_key: str | None,
+    now: datetime,
+    exclude: uuid.UUID | None = None,
+) -> tuple[uuid.UUID, float] | None:
+    identity = [
+        c
+        for c in (
+            Petitioner.phone_key == phone_key if phone_key else None,
+            Petitioner.id_number_key == id_key if id_key else None,
+        )
+        if c is not None
+    ]
+    if not identity:
+        return None
+    statement = (
+        select(Case.id, Case.subject, Case.description, Case.category_code)
+        .join(Petitioner, Petitioner.case_id == Case.id)
+        .where(or_(*identity))
+        .where(Case.created_at >= now - timedelta(days=settings.repeat_lookback_days))
+        .order_by(Case.created_at.desc())
+        .limit(50)
+    )
+    if exclude is not None:
+        statement = statement.where(Case.id != exclude)
+    rows = (await session.execute(statement)).all()
+    candidates = [repeats.Candidate(r.id, r.subject, r.description, r.category_code) for r in rows]
+    return repeats.best_match(
+        subject=subject,
+        description=description,
+        category_code=category_code,
+        candidates=candidates,
+        threshold=settings.repeat_similarity,
+    )
+
+
+def request_hash(data: CaseCreate) -> str:
+    canonical = orjson.dumps(data.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).hexdigest()
+
+
+class IdempotencyKeyReused(ProblemError):  # noqa: N818
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            422,
+            f"Idempotency-Key {key!r} was already used with a different request body; "
+            "use a new key for a new case, or resend the original body",
+            problem_type="idempotency-key-reused",
+        )
+
+
+async def claim_idempotency_key(
+    session: AsyncSession, *, scope: str, key: str, digest: str
+) -> IdempotencyKey | None:
+    """Claim ``key`` for this request, or return the earlier request's record.
+
+    The insert waits on a concurrent transaction holding the same key, so two identical
+    requests racing each other still create one case.
+    """
+    claimed = await session.scalar(
+        insert(IdempotencyKey)
+        .values(scope=scope, key=key, request_hash=digest)
+        .on_conflict_do_nothing(index_elements=["scope", "key"])
+        .returning(IdempotencyKey.key)
+    )
+    if claimed is not None:
+        return None
+    earlier = await session.get(IdempotencyKey, (scope, key))
+    assert earlier is not None
+    if earlier.request_hash != digest:
+        raise IdempotencyKeyReused(key)
+    return earlier
+
+
+async def remember_response(
+    session: AsyncSession, *, scope: str, key: str, case: Case, status: int, body: dict[str, Any]
+) -> None:
+    record = await session.get(IdempotencyKey, (scope, key))
+    assert record is not None
+    record.case_id = case.id
+    record.response_status = status
+    record.response_body = body
+
+
+# ------------------------------------------------------------------------------ reading
+
+
+async def get_case(session: AsyncSession, case_id: uuid.UUID, *, for_update: bool = False) -> Case:
+    statement = select(Case).where(Case.id == case_id)
+    if for_update:
+        statement = statement.with_for_update()
+    case = await session.scalar(statement)
     if case is None:
         raise NotFoundError("case", case_id)
     return case
+
+
+async def case_view(session: AsyncSession, case: Case) -> CaseRead:
+    view = CaseRead.model_validate(case)
+    clocks = await deadlines.all_deadlines(session, case.id)
+    return view.model_copy(
+        update={
+            "allowed_actions": allowed_actions(case.status),
+            "deadlines": [DeadlineRead.model_validate(d) for d in clocks],
+        }
+    )
+
+
+async def get_petitioner(session: AsyncSession, case_id: uuid.UUID) -> Petitioner:
+    await get_case(session, case_id)
+    petitioner = await session.get(Petitioner, case_id)
+    if petitioner is None:
+        raise NotFoundError("petitioner of case", case_id)
+    return petitioner
+
+
+async def timeline(session: AsyncSession, case_id: uuid.UUID) -> list[TimelineEntry]:
+    await get_case(session, case_id)
+    rows = await session.scalars(
+        select(TimelineEntry).where(TimelineEntry.case_id == case_id).order_by(TimelineEntry.id)
+    )
+    return list(rows.all())
+
+
+def etag(case: Case) -> str:
+    return f'"{case.version}"'
+
+
+def check_if_match(case: Case, if_match: str | None) -> None:
+    if if_match is None:
+        return
+    wanted = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
+    if "*" in wanted or etag(case) in wanted:
+        return
+    raise ProblemError(
+        412,
+        f"the case changed since you read it (now version {case.version}); "
+        "read it again and retry with its ETag in If-Match",
+        problem_type="precondition-failed",
+    )
+
+
+# ----------------------------------------------------------------------- the lifecycle
+
+
+class ActionRefused(ProblemError):  # noqa: N818
+    def __init__(self, detail: str, status: CaseStatus, *, problem_type: str) -> None:
+        super().__init__(
+            409,
+            detail,
+            problem_type=problem_type,
+            extra={
+                "status_of_case": status.value,
+                "allowed_actions": [a.value for a in allowed_actions(status)],
+            },
+        )
+
+
+def _record(
+    session: AsyncSession,
+    case: Case,
+    *,
+    action: str,
+    from_status: CaseStatus | None,
+    actor: str | None,
+    at: datetime,
+    reason: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    session.add(
+        TimelineEntry(
+            case_id=case.id,
+            action=action,
+            from_status=from_status.value if from_status else None,
+            to_status=case.status.value,
+            actor=actor,
+            reason=reason,
+            details={k: v for k, v in (details or {}).items() if v is not None},
+            occurred_at=at,
+        )
+    )
+
+
+async def _facts(session: AsyncSession, case: Case, today: date) -> CaseFacts:
+    return_clock = await deadlines.open_deadlines(session, case.id, [DeadlineKind.RETURN])
+    final_matter = False
+    if case.repeat_of is not None:
+        earlier = await session.get(Case, case.repeat_of)
+        final_matter = bool(earlier and earlier.final)
+    return CaseFacts(
+        kind=case.kind,
+        status=case.status,
+        today=today,
+        extended=case.extended,
+        rating=case.rating,
+        replied_on=case.replied_on,
+        review_stage=case.review_stage,
+        review_requested=case.review_requested,
+        final_matter=final_matter,
+        return_due_on=return_clock[0].due_on if return_clock else None,
+    )
+
+
+async def perform(
+    session: AsyncSession,
+    case_id: uuid.UUID,
+    action: Action,
+    body: ActionBody,
+    *,
+    actor: str,
+    if_match: str | None,
+    settings: Settings,
+) -> tuple[Case, Case | None]:
+    """Apply ``action`` to the case; returns the case and, for a review request, the new case."""
+    case = await get_case(session, case_id, for_update=True)
+    check_if_match(case, if_match)
+    before = case.status
+    try:
+        after = transition(before, action)
+    except ActionNotAllowed as exc:
+        raise ActionRefused(str(exc), before, problem_type="action-not-allowed") from None
+    now = _now()
+    today = china_date(now)
+    try:
+        check_guards(
+            action,
+            await _facts(session, case, today),
+            extension_days=body.days if isinstance(body, ExtendBody) else None,
+        )
+    except GuardFailed as exc:
+        raise ActionRefused(str(exc), before, problem_type="action-refused") from None
+
+    handler = _HANDLERS[action]
+    context = _Context(session, settings, case, actor, now, today)
+    outcome = await handler(context, body)
+    case.status = after
+    case.version += 1
+    _record(
+        session,
+        case,
+        action=action.value,
+        from_status=before,
+        actor=actor,
+        at=now,
+        reason=getattr(body, "reason", None) or body.note,
+        details=outcome.details,
+    )
+    for type_name, fields in outcome.events:
+        await events.publish(
+            session,
+            settings,
+            case,
+            events.lifecycle_event(
+                case,
+                type_name,
+                source=settings.event_source,
+                occurred_at=now,
+                actor=actor,
+                **fields,
+            ),
+        )
+    await session.flush()
+    await session.refresh(case)
+    return case, outcome.created
+
+
+class _Context:
+    def __init__(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        case: Case,
+        actor: str,
+        now: datetime,
+        today: date,
+    ) -> None:
+        self.session, self.settings, self.case = session, settings, case
+        self.actor, self.now, self.today = actor, now, today
+
+
+class _Outcome:
+    def __init__(
+        self,
+        events: list[tuple[str, dict[str, Any]]] | None = None,
+        details: dict[str, Any] | None = None,
+        created: Case | None = None,
+    ) -> None:
+        self.events = events or []
+        self.details = details or {}
+        self.created = created
+
+
+async def _handling_due_on(ctx: _Context) -> date | None:
+    kinds = [DeadlineKind.HANDLING, DeadlineKind.HOTLINE, DeadlineKind.REVIEW]
+    open_ = await deadlines.open_deadlines(ctx.session, ctx.case.id, kinds)
+    if not open_:
+        return None
+    clock = open_[-1]
+    return clock.due_on or china_date(clock.due_at)
+
+
+async def _accept(ctx: _Context, body: ActionBody) -> _Outcome:
+    case = ctx.case
+    case.accepted_on = ctx.today
+    await deadlines.meet_deadlines(ctx.session, case.id, [DeadlineKind.ACCEPTANCE], at=ctx.now)
+    # Petitions get their 60-day clock now; reviews already run their 30-day one, tickets
+    # their tier's clock since registration.
+    if case.kind is CaseKind.PETITION_CASE and case.review_stage is ReviewStage.ORIGINAL:
+        await deadlines.open_deadline(
+            ctx.session,
+            case.id,
+            DeadlineKind.HANDLING,
+            started_at=ctx.now,
+            due_on=statutory_due_on(ctx.today, HANDLING_DAYS),
+        )
+    due = await _handling_due_on(ctx)
+    return _Outcome([(contracts.CASE_ACCEPTED_V1, {"handling_due_on": due or ctx.today})])
+
+
+async def _decline(ctx: _Context, body: ActionBody) -> _Outcome:
+    assert isinstance(body, DeclineBody)
+    await deadlines.meet_deadlines(ctx.session, ctx.case.id, [DeadlineKind.ACCEPTANCE], at=ctx.now)
+    await deadlines.cancel_deadlines(ctx.session, ctx.case.id, None, at=ctx.now)
+    ctx.case.closed_on = ctx.today
+    return _Outcome([(contracts.CASE_DECLINED_V1, {"reason": body.reason})])
+
+
+async def _dispatch(ctx: _Context, body: ActionBody) -> _Outcome:
+    assert isinstance(body, DispatchBody)
+    case = ctx.case
+    if body.to_unit_id:
+        unit = await reference.get_unit(ctx.session, body.to_unit_id, field="to_unit_id")
+    else:
+        code = case.handling_unit_id
+        if code is None and case.category_code:
+            category = await reference.get_category(ctx.session, case.category_code)
+            place = (
+                await ctx.session.get(OrgUnit, case.place_unit_id) if case.place_unit_id else None
+            )
+            code = await reference.route(ctx.session, category, place)
+        if code is None:
+            raise ProblemError(
+                422,
+                "to_unit_id: the case has no category routing to follow; name the unit",
+                problem_type="validation-error",
+                extra={"invalid_params": [{"name": "to_unit_id", "reason": "required here"}]},
+            )
+        unit = await reference.get_unit(ctx.session, code, field="to_unit_id")
+    case.handling_unit_id = unit.code
+    return_due_on = add_working_days(ctx.today, RETURN_WORKING_DAYS)
+    await deadlines.open_deadline(
+        ctx.session, case.id, DeadlineKind.RETURN, started_at=ctx.now, due_on=return_due_on
+    )
+    return _Outcome(
+        [
+            (
+                contracts.CASE_DISPATCHED_V1,
+                {
+                    "to_unit_id": unit.code,
+                    "return_due_on": return_due_on,
+                    "handling_due_on": await _handling_due_on(ctx),
+                },
+            )
+        ],
+        details={"to_unit_id": unit.code, "return_due_on": return_due_on.isoformat()},
+    )
+
+
+async def _take(ctx: _Context, body: ActionBody) -> _Outcome:
+    # Taking the case ends the window in which the unit may return it.
+    await deadlines.meet_deadlines(ctx.session, ctx.case.id, [DeadlineKind.RETURN], at=ctx.now)
+    return _Outcome(details={"unit_id": ctx.case.handling_unit_id})
+
+
+async def _return(ctx: _Context, body: ActionBody) -> _Outcome:
+    assert isinstance(body, ReturnBody)
+    from_unit = ctx.case.handling_unit_id or ""
+    await deadlines.meet_deadlines(ctx.session, ctx.case.id, [DeadlineKind.RETURN], at=ctx.now)
+    ctx.case.handling_unit_id = None  # back with the dispatcher, to be re-dispatched
+    return _Outcome(
+        [(contracts.CASE_RETURNED_V1, {"from_unit_id": from_unit, "reason": body.reason})],
+        details={"from_unit_id": from_unit},
+    )
+
+
+async def _reply(ctx: _Context, body: ActionBody) -> _Outcome:
+    assert isinstance(body, ReplyBody)
+    case = ctx.case
+    kinds = [DeadlineKind.HANDLING, DeadlineKind.HOTLINE, DeadlineKind.REVIEW]
+    met = await deadlines.meet_deadlines(ctx.session, case.id, kinds, at=ctx.now)
+    case.on_time = all(ctx.now <= d.due_at for d in met)
+    case.reply_outcome = body.outcome
+    case.replied_on = ctx.today
+    unit = await ctx.session.get(OrgUnit, case.handling_unit_id) if case.handling_unit_id else None
+    case.resolution_unit_id = unit.code if unit else None
+    case.resolution_level = ResolutionLevel(unit.level.value) if unit else None
+    case.grassroots = unit is not None and unit.level.value in ctx.settings.grassroots_levels
+    return _Outcome(
+        [(contracts.CASE_REPLIED_V1, {"outcome": body.outcome})],
+        details={"outcome": body.outcome.value, "reply": body.reply, "on_time": case.on_time},
+    )
+
+
+async def _rate(ctx: _Context, body: ActionBody) -> _Outcome:
+    assert isinstance(body, RateBody)
+    ctx.case.rating = body.rating
+    return _Outcome(details={"rating": body.rating.value})
+
+
+async def _close(ctx: _Context, body: ActionBody) -> _Outcome:
+    case = ctx.case
+    case.closed_on = ctx.today
+    case.resolved_on = ctx.today
+    case.effective = case.rating in EFFECTIVE_RATINGS
+    await deadlines.cancel_deadlines(ctx.session, case.id, None, at=ctx.now)
+    if case.review_stage is ReviewStage.RE_REVIEW:
+        await _mark_final(ctx.session, case)
+    resolved: dict[str, Any] = {
+        "resolved_on": ctx.today,
+        "resolution_unit_id": case.resolution_unit_id or "",
+        "resolution_level": case.resolution_level or ResolutionLevel.DISTRICT,
+        "grassroots": bool(case.grassroots),
+        "effective": case.effective,
+        "town_unit_id": case.town_unit_id,
+        "definition_version": GRASSROOTS_DEFINITION_VERSION,
+    }
+    return _Outcome(
+        [
+            (contracts.CASE_RESOLVED_V1, resolved),
+            (contracts.CASE_CLOSED_V1, {"closed_on": ctx.today, "rating": case.rating}),
+        ],
+        details={"effective": case.effective, "grassroots": case.grassroots},
+    )
+
+
+async def _mark_final(session: AsyncSession, case: Case) -> None:
+    """Concluded by 复核: flag the whole chain so the same matter is not accepted again."""
+    current: Case | None = case
+    while current is not None:
+        current.final = True
+        current = (
+            await session.get(Case, current.parent_case_id) if current.parent_case_id else None
+        )
+
+
+async def _reopen(ctx: _Context, body: ActionBody) -> _Outcome:
+    assert isinstance(body, ReopenBody)
+    case = ctx.case
+    previous = {
+        "rating": case.rating.value if case.rating else None,
+        "closed_on": case.closed_on.isoformat() if case.closed_on else None,
+    }
+    for name in (
+        "closed_on",
+        "resolved_on",
+        "effective",
+        "rating",
+        "reply_outcome",
+        "replied_on",
+        "on_time",
+    ):
+        setattr(case, name, None)
+    if case.kind is CaseKind.PETITION_CASE:
+        await deadlines.open_deadline(
+            ctx.session,
+            case.id,
+            DeadlineKind.HANDLING,
+            started_at=ctx.now,
+            due_on=statutory_due_on(ctx.today, HANDLING_DAYS),
+        )
+    else:
+        category = (
+            await reference.get_category(ctx.session, case.category_code)
+            if case.category_code
+            else None
+        )
+        tier = await reference.tier_for(ctx.session, category, case.urgent)
+        due_at, due_on = hotline_due(ctx.now, hours=tier.hours, working_days=tier.working_days)
+        await deadlines.open_deadline(
+            ctx.session,
+            case.id,
+            DeadlineKind.HOTLINE,
+            started_at=ctx.now,
+            due_on=due_on,
+            due_at=due_at,
+        )
+    return _Outcome([(contracts.CASE_REOPENED_V1, {"reason": body.reason})], details=previous)
+
+
+async def _extend(ctx: _Context, body: ActionBody) -> _Outcome:
+    assert isinstance(body, ExtendBody)
+    case = ctx.case
+    kinds = [DeadlineKind.HANDLING, DeadlineKind.HOTLINE, DeadlineKind.REVIEW]
+    open_ = await deadlines.open_deadlines(ctx.session, case.id, kinds)
+    if not open_:
+        raise ActionRefused(
+            "the case has no running handling clock to extend",
+            case.status,
+            problem_type="action-refused",
+        )
+    clock = open_[-1]
+    base = clock.due_on or china_date(clock.due_at)
+    new_due_on = base + timedelta(days=body.days)
+    await deadlines.open_deadline(
+        ctx.session,
+        case.id,
+        clock.kind,
+        started_at=clock.started_at,
+        due_on=new_due_on,
+        due_at=(clock.due_at + timedelta(days=body.days)) if clock.due_on is None else None,
+    )
+    case.extended = True
+    return _Outcome(
+        [
+            (
+                contracts.CASE_EXTENDED_V1,
+                {
+                    "new_handling_due_on": new_due_on,
+                    "reason": body.reason,
+                    "approver": body.approver,
+                },
+            )
+        ],
+        details={
+            "days": body.days,
+            "approver": body.approver,
+            "new_handling_due_on": new_due_on.isoformat(),
+        },
+    )
+
+
+async def _supervise(ctx: _Context, body: ActionBody) -> _Outcome:
+    assert isinstance(body, SuperviseBody)
+    if body.due_on < ctx.today:
+        raise ProblemError(
+            422,
+            "due_on: a supervision due date is today or later",
+            problem_type="validation-error",
+            extra={"invalid_params": [{"name": "due_on", "reason": "in the past"}]},
+        )
+    ctx.case.supervisor_id = body.supervisor_id
+    ctx.case.supervision_due_on = body.due_on
+    return _Outcome(
+        [
+            (
+                contracts.CASE_SUPERVISED_V1,
+                {
+                    "supervisor_id": body.supervisor_id,
+                    "due_on": body.due_on,
+                    "note": body.note,
+                },
+            )
+        ],
+        details={"supervisor_id": body.supervisor_id, "due_on": body.due_on.isoformat()},
+    )
+
+
+_RANK = {UnitLevel.VILLAGE: 0, UnitLevel.TOWN: 1, UnitLevel.DEPARTMENT: 2, UnitLevel.DISTRICT: 3}
+
+
+async def _escalate(ctx: _Context, body: ActionBody) -> _Outcome:
+    assert isinstance(body, EscalateBody)
+    case = ctx.case
+    target = await reference.get_unit(ctx.session, body.to_unit_id, field="to_unit_id")
+    current = (
+        await ctx.session.get(OrgUnit, case.handling_unit_id) if case.handling_unit_id else None
+    )
+    if current is not None and _RANK[target.level] <= _RANK[current.level]:
+        raise ProblemError(
+            422,
+            f"to_unit_id: {target.code} ({target.level.value}) is not above the current unit "
+            f"{current.code} ({current.level.value}); escalate to a higher level",
+            problem_type="validation-error",
+            extra={"invalid_params": [{"name": "to_unit_id", "reason": "not a higher level"}]},
+        )
+    await deadlines.cancel_deadlines(ctx.session, case.id, [DeadlineKind.RETURN], at=ctx.now)
+    case.handling_unit_id = target.code
+    return _Outcome(
+        [(contracts.CASE_ESCALATED_V1, {"to_unit_id": target.code, "reason": body.reason})],
+        details={"from_unit_id": current.code if current else None, "to_unit_id": target.code},
+    )
+
+
+async def _request_review(ctx: _Context, body: ActionBody) -> _Outcome:
+    assert isinstance(body, RequestReviewBody)
+    case = ctx.case
+    stage = next_review_stage(case.review_stage)
+    requested_on = body.requested_on or ctx.today
+    petitioner = await ctx.session.get(Petitioner, case.id)
+    sequence = await ctx.session.scalar(case_number_seq.next_value())
+    assert sequence is not None
+    label = "复查" if stage is ReviewStage.REVIEW else "复核"
+    review = Case(
+        id=uuid.uuid4(),
+        case_number=format_case_number(case.kind.value, requested_on, sequence),
+        kind=case.kind,
+        channel=case.channel,
+        subject=f"{label}：{case.subject}"[:200],
+        description=body.reason,
+        received_on=requested_on,
+        status=CaseStatus.REGISTERED,
+        version=1,
+        category_code=case.category_code,
+        place_unit_id=case.place_unit_id,
+        place_address=case.place_address,
+        latitude=case.latitude,
+        longitude=case.longitude,
+        town_unit_id=case.town_unit_id,
+        handling_unit_id=None,
+        urgent=case.urgent,
+        group_size=case.group_size,
+        attachments=[],
+        source_client=case.source_client,
+        first_time=False,
+        repeat_of=None,
+        repeat_confirmed=False,
+        parent_case_id=case.id,
+        review_stage=stage,
+        review_requested=False,
+        final=False,
+        extended=False,
+    )
+    ctx.session.add(review)
+    await ctx.session.flush()
+    if petitioner is not None:
+        ctx.session.add(
+            Petitioner(
+                case_id=review.id,
+                name=petitioner.name,
+                phone=petitioner.phone,
+                id_number=petitioner.id_number,
+                address=petitioner.address,
+                phone_key=petitioner.phone_key,
+                id_number_key=petitioner.id_number_key,
+            )
+        )
+    await deadlines.open_deadline(
+        ctx.session,
+        review.id,
+        DeadlineKind.REVIEW,
+        started_at=ctx.now,
+        due_on=statutory_due_on(requested_on, REVIEW_DAYS),
+    )
+    _record(
+        ctx.session,
+        review,
+        action="register",
+        from_status=None,
+        actor=ctx.actor,
+        at=ctx.now,
+        reason=body.reason,
+        details={"review_of": str(case.id), "review_stage": stage.value},
+    )
+    await ctx.session.flush()
+    await ctx.session.refresh(review)
+    await events.publish(
+        ctx.session,
+        ctx.settings,
+        review,
+        events.case_created(review, source=ctx.settings.event_source),
+    )
+    case.review_requested = True
+    return _Outcome(
+        details={"review_case_id": str(review.id), "review_stage": stage.value}, created=review
+    )
+
+
+_HANDLERS = {
+    Action.ACCEPT: _accept,
+    Action.DECLINE: _decline,
+    Action.DISPATCH: _dispatch,
+    Action.TAKE: _take,
+    Action.RETURN: _return,
+    Action.REPLY: _reply,
+    Action.RATE: _rate,
+    Action.CLOSE: _close,
+    Action.REOPEN: _reopen,
+    Action.EXTEND: _extend,
+    Action.SUPERVISE: _supervise,
+    Action.ESCALATE: _escalate,
+    Action.REQUEST_REVIEW: _request_review,
+}
+
+
+# -------------------------------------------------------------------- first-time/repeat
+
+
+async def link_repeat(
+    session: AsyncSession,
+    case_id: uuid.UUID,
+    repeat_of: uuid.UUID,
+    *,
+    actor: str,
+    if_match: str | None,
+    note: str | None,
+) -> Case:
+    case = await get_case(session, case_id, for_update=True)
+    check_if_match(case, if_match)
+    earlier = await session.get(Case, repeat_of)
+    if earlier is None:
+        raise ProblemError(
+            422,
+            f"repeat_of: case {repeat_of} does not exist",
+            problem_type="validation-error",
+            extra={"invalid_params": [{"name": "repeat_of", "reason": "unknown"}]},
+        )
+    if earlier.id == case.id or earlier.created_at >= case.created_at:
+        raise ProblemError(
+            422,
+            "repeat_of: a case repeats an earlier case, not itself or a later one",
+            problem_type="validation-error",
+            extra={"invalid_params": [{"name": "repeat_of", "reason": "not earlier"}]},
+        )
+    case.repeat_of, case.first_time, case.repeat_confirmed = earlier.id, False, True
+    case.version += 1
+    _record(
+        session,
+        case,
+        action="repeat_linked",
+        from_status=case.status,
+        actor=actor,
+        at=_now(),
+        reason=note,
+        details={"repeat_of": str(earlier.id)},
+    )
+    await session.flush()
+    await session.refresh(case)  # updated_at is set by the database
+    return case
+
+
+async def confirm_repeat(
+    session: AsyncSession,
+    case_id: uuid.UUID,
+    *,
+    actor: str,
+    if_match: str | None,
+    note: str | None,
+) -> Case:
+    case = await get_case(session, case_id, for_update=True)
+    check_if_match(case, if_match)
+    if case.repeat_of is None:
+        raise ProblemError(
+            409,
+            "the case is not linked as a repeat; link it with POST …/repeat",
+            problem_type="not-a-repeat",
+        )
+    case.repeat_confirmed = True
+    case.version += 1
+    _record(
+        session,
+        case,
+        action="repeat_confirmed",
+        from_status=case.status,
+        actor=actor,
+        at=_now(),
+        reason=note,
+        details={"repeat_of": str(case.repeat_of)},
+    )
+    await session.flush()
+    await session.refresh(case)  # updated_at is set by the database
+    return case
+
+
+async def unlink_repeat(
+    session: AsyncSession,
+    case_id: uuid.UUID,
+    *,
+    actor: str,
+    if_match: str | None,
+    note: str | None,
+) -> Case:
+    case = await get_case(session, case_id, for_update=True)
+    check_if_match(case, if_match)
+    if case.repeat_of is None:
+        raise ProblemError(409, "the case is not linked as a repeat", problem_type="not-a-repeat")
+    previous = case.repeat_of
+    case.repeat_of, case.first_time, case.repeat_confirmed, case.repeat_score = (
+        None,
+        True,
+        False,
+        None,
+    )
+    case.version += 1
+    _record(
+        session,
+        case,
+        action="repeat_unlinked",
+        from_status=case.status,
+        actor=actor,
+        at=_now(),
+        reason=note,
+        details={"was_repeat_of": str(previous)},
+    )
+    await session.flush()
+    await session.refresh(case)  # updated_at is set by the database
+    return case
+
+
+# ------------------------------------------------------------------------------ queries
+
+
+async def search(
+    session: AsyncSession,
+    *,
+    status: list[CaseStatus] | None = None,
+    kind: CaseKind | None = None,
+    unit: str | None = None,
+    place_unit: str | None = None,
+    category_code: str | None = None,
+    channel: str | None = None,
+    overdue: bool | None = None,
+    first_time: bool | None = None,
+    received_from: date | None = None,
+    received_to: date | None = None,
+    q: str | None = None,
+    parent_case_id: uuid.UUID | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+    now: datetime | None = None,
+) -> tuple[list[Case], str | None]:
+    """Cases newest first, filtered; ``unit``/``place_unit`` match a whole subtree."""
+    statement: Select[tuple[Case]] = select(Case)
+    if status:
+        statement = statement.where(Case.status.in_(status))
+    if kind:
+        statement = statement.where(Case.kind == kind)
+    if unit:
+        path = await reference.subtree_path(session, unit, field="unit")
+        statement = statement.where(
+            Case.handling_unit_id.in_(
+                select(OrgUnit.code).where(OrgUnit.path.startswith(path, autoescape=True))
+            )
+        )
+    if place_unit:
+        path = await reference.subtree_path(session, place_unit, field="place_unit")
+        statement = statement.where(
+            Case.place_unit_id.in_(
+                select(OrgUnit.code).where(OrgUnit.path.startswith(path, autoescape=True))
+            )
+        )
+    if category_code:
+        statement = statement.where(Case.category_code == category_code)
+    if channel:
+        statement = statement.where(Case.channel == channel)
+    if first_time is not None:
+        statement = statement.where(Case.first_time.is_(first_time))
+    if received_from:
+        statement = statement.where(Case.received_on >= received_from)
+    if received_to:
+        statement = statement.where(Case.received_on <= received_to)
+    if parent_case_id:
+        statement = statement.where(Case.parent_case_id == parent_case_id)
+    if q:
+        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        statement = statement.where(
+            or_(
+                Case.subject.ilike(pattern),
+                Case.description.ilike(pattern),
+                Case.case_number.ilike(pattern),
+            )
+        )
+    if overdue is not None:
+        late = exists().where(
+            and_(
+                CaseDeadline.case_id == Case.id,
+                CaseDeadline.met_at.is_(None),
+                CaseDeadline.cancelled_at.is_(None),
+                CaseDeadline.due_at < (now or _now()),
+            )
+        )
+        statement = statement.where(late if overdue else ~late)
+    if cursor:
+        created_at, case_id = decode_cursor(cursor, size=2)
+        try:
+            key = (datetime.fromisoformat(created_at), uuid.UUID(case_id))
+        except (TypeError, ValueError):
+            raise ProblemError(
+                400, "cursor is not one this API issued", problem_type="invalid-cursor"
+            ) from None
+        statement = statement.where(func.row(Case.created_at, Case.id) < func.row(*key))
+    rows = list(
+        (
+            await session.scalars(
+                statement.order_by(Case.created_at.desc(), Case.id.desc()).limit(limit + 1)
+            )
+        ).all()
+    )
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_cursor = encode_cursor([last.created_at.isoformat(), str(last.id)])
+    return rows, next_cursor

@@ -1,0 +1,47 @@
+"""A recipient: a person or a group (a unit's duty desk, a chat group) that is told things."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, time
+from enum import StrEnum
+
+from sqlalchemy import DateTime, Integer, String, Time, func
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gov_common.db import str_enum
+from notifier.db import Base
+
+
+class RecipientKind(StrEnum):
+    PERSON = "person"
+    GROUP = "group"  # e.g. a unit's duty desk or its WeCom/DingTalk group
+
+
+class Recipient(Base):
+    __tablename__ = "recipients"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    kind: Mapped[RecipientKind] = mapped_column(str_enum(RecipientKind, "recipient_kind"))
+    name: Mapped[str] = mapped_column(String(200))
+    # The id events use for this person (supervisor_id, actor …), or "petitioner:<case id>".
+    user_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    org_unit_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    roles: Mapped[list[str]] = mapped_column(ARRAY(String(50)), default=list)
+    # Addresses, one per channel; a channel without its address is never used.
+    phone: Mapped[str | None] = mapped_column(String(32))
+    email: Mapped[str | None] = mapped_column(String(320))
+    webhook_url: Mapped[str | None] = mapped_column(String(2000))
+    wecom_webhook_url: Mapped[str | None] = mapped_column(String(2000))
+    dingtalk_webhook_url: Mapped[str | None] = mapped_column(String(2000))
+    # DingTalk's 加签 secret ("SEC…"); needed when the robot has signing switched on.
+    dingtalk_secret: Mapped[str | None] = mapped_column(String(200))
+    # Preferences: the channels this recipient wants (empty: every channel with an address),
+    # and quiet hours (China time) during which non-urgent messages wait.
+    channels: Mapped[list[str]] = mapped_column(ARRAY(String(20)), default=list)
+    quiet_start: Mapped[time | None] = mapped_column(Time)
+    quiet_end: Mapped[time | None] = mapped_column(Time)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

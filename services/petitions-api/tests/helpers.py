@@ -1,0 +1,115 @@
+"""Request bodies and small helpers shared by the petitions tests."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+from typing import Any
+
+import httpx
+
+from gov_common.clock import today_in_china
+
+_phones = itertools.count(13900000000)
+
+ACTOR = {"X-Actor-Id": "operator-1"}
+
+
+def petition(**changes: Any) -> dict[str, Any]:
+    """A 信访 petition about heating in 城关街道, from a petitioner of its own."""
+    body: dict[str, Any] = {
+        "kind": "petition_case",
+        "channel": "letter",
+        "subject": "小区供暖温度不达标",
+        "description": "城关街道某小区连续一周室温低于18度，多次反映无果。",
+        "category_code": "HEATING",
+        "petitioner": {
+            "name": "李四",
+            "phone": str(next(_phones)),
+            "id_number": "11010519491231002X",
+            "address": "城关街道某小区3号楼",
+        },
+        "place": {"unit_id": "610203001001", "address": "某小区3号楼"},
+    }
+    body["petitioner"]["id_number"] = None
+    body.update(changes)
+    return body
+
+
+def hotline(**changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "kind": "hotline_ticket",
+        "channel": "hotline_call",
+        "subject": "陈炉镇路灯不亮",
+        "description": "陈炉镇某村主干道路灯三晚未亮。",
+        "category_code": "VILLAGE-AFFAIRS",
+        "place": {"unit_id": "610203100001"},
+    }
+    body.update(changes)
+    return body
+
+
+def action_body(action: str) -> dict[str, Any]:
+    """A valid body for each action."""
+    return {
+        "accept": {},
+        "decline": {"reason": "不属于信访事项，已告知通过诉讼途径解决"},
+        "dispatch": {},
+        "take": {},
+        "return": {"reason": "非本单位职责"},
+        "reply": {"outcome": "supported", "reply": "已协调供热公司整改，室温已达标"},
+        "rate": {"rating": "dissatisfied"},
+        "close": {},
+        "reopen": {"reason": "回访不满意，重新办理"},
+        "extend": {"days": 30, "reason": "需要第三方检测", "approver": "leader-1"},
+        "supervise": {
+            "supervisor_id": "supervisor-1",
+            "due_on": (today_in_china() + timedelta(days=5)).isoformat(),
+        },
+        "escalate": {"to_unit_id": "610203", "reason": "涉及多个部门，提级办理"},
+        "request_review": {"reason": "对答复意见不服，申请复查"},
+    }[action]
+
+
+async def act(
+    client: httpx.AsyncClient,
+    case_id: str,
+    action: str,
+    body: dict[str, Any] | None = None,
+    **headers: str,
+) -> httpx.Response:
+    return await client.post(
+        f"/v1/cases/{case_id}/actions/{action}",
+        json=action_body(action) if body is None else body,
+        headers={**ACTOR, **headers},
+    )
+
+
+async def create(client: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, Any]:
+    response = await client.post("/v1/cases", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+PATHS: dict[str, list[str]] = {
+    "registered": [],
+    "declined": ["decline"],
+    "accepted": ["accept"],
+    "dispatched": ["accept", "dispatch"],
+    "in_progress": ["accept", "dispatch", "take"],
+    "replied": ["accept", "dispatch", "take", "reply"],
+    "rated": ["accept", "dispatch", "take", "reply", "rate"],
+    "closed": ["accept", "dispatch", "take", "reply", "rate", "close"],
+}
+
+
+async def case_in(
+    client: httpx.AsyncClient, state: str, body: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    case = await create(client, body or petition())
+    for step in PATHS[state]:
+        response = await act(client, case["id"], step)
+        assert response.status_code == 200, (step, response.text)
+        case = response.json()
+    assert case["status"] == state
+    return case

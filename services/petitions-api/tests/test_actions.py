@@ -1,0 +1,211 @@
+"""Every action from every state, generated from the state machine's own table; and what each
+step records: timeline, events, clocks, ETag."""
+
+from __future__ import annotations
+
+import httpx
+import orjson
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from petitions_api.cases.lifecycle import TRANSITIONS, Action, CaseStatus, allowed_actions
+from petitions_api.db import OutboxMessage
+
+from .helpers import ACTOR, act, case_in, create, hotline, petition
+
+pytestmark = pytest.mark.integration
+
+PAIRS = [(state, action) for state in CaseStatus for action in Action]
+
+
+@pytest.mark.parametrize(("state", "action"), PAIRS, ids=[f"{s}-{a}" for s, a in PAIRS])
+async def test_every_action_from_every_state(
+    client: httpx.AsyncClient, state: CaseStatus, action: Action
+) -> None:
+    case = await case_in(client, state.value)
+
+    response = await act(client, case["id"], action.value)
+
+    if (state, action) in TRANSITIONS:
+        assert response.status_code == 200, response.text
+        after = response.json()
+        assert after["status"] == TRANSITIONS[(state, action)].value
+        assert after["version"] == case["version"] + 1
+        assert after["allowed_actions"] == [
+            a.value for a in allowed_actions(CaseStatus(after["status"]))
+        ]
+    else:
+        assert response.status_code == 409, response.text
+        problem = response.json()
+        assert problem["type"].endswith("/action-not-allowed")
+        assert problem["allowed_actions"] == [a.value for a in allowed_actions(state)]
+        assert action.value in problem["detail"] and state.value in problem["detail"]
+        unchanged = (await client.get(f"/v1/cases/{case['id']}")).json()
+        assert unchanged["version"] == case["version"]
+
+
+async def _events(app: FastAPI, case_id: str) -> list[tuple[str, dict[str, object]]]:
+    async with app.state.sessions() as session:
+        rows = (
+            await session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.message_key == case_id)
+                .order_by(OutboxMessage.id)
+            )
+        ).all()
+    return [(r.event_type.split(".")[3], orjson.loads(r.payload)) for r in rows]
+
+
+async def test_a_petition_walked_to_closure_records_every_step_and_event(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    case = await create(client, petition())
+    assert case["handling_unit_id"] == "D-ZJJ"  # HEATING routes to 区住建局
+    assert case["town_unit_id"] == "610203001"  # 城关街道
+    assert [d["kind"] for d in case["deadlines"]] == ["acceptance"]
+    steps = [
+        ("accept", None),
+        ("dispatch", {"to_unit_id": "610203001"}),
+        ("return", None),
+        ("dispatch", {"to_unit_id": "610203001001"}),
+        ("take", None),
+        ("supervise", None),
+        ("extend", None),
+        ("reply", None),
+        ("rate", {"rating": "satisfied"}),
+        ("close", None),
+    ]
+    for action, body in steps:
+        response = await act(client, case["id"], action, body)
+        assert response.status_code == 200, (action, response.text)
+    closed = response.json()
+    assert closed["status"] == "closed"
+    assert closed["resolution_unit_id"] == "610203001001"
+    assert closed["resolution_level"] == "village"
+    assert closed["grassroots"] is True and closed["effective"] is True
+    assert closed["on_time"] is True and closed["extended"] is True
+
+    timeline = (await client.get(f"/v1/cases/{case['id']}/timeline")).json()
+    assert [e["action"] for e in timeline] == ["register"] + [a for a, _ in steps]
+    assert all(e["actor"] == "operator-1" for e in timeline[1:])
+    assert timeline[3]["reason"] == "非本单位职责"
+    assert timeline[3]["from_status"] == "dispatched" and timeline[3]["to_status"] == "accepted"
+
+    kinds = [kind for kind, _ in await _events(app, case["id"])]
+    assert kinds == [
+        "created",
+        "accepted",
+        "dispatched",
+        "returned",
+        "dispatched",
+        "supervised",
+        "extended",
+        "replied",
+        "resolved",
+        "closed",
+    ]
+    events = dict(await _events(app, case["id"]))
+    resolved = events["resolved"]
+    assert resolved["grassroots"] is True and resolved["effective"] is True
+    assert resolved["town_unit_id"] == "610203001"
+    assert resolved["definition_version"] == "grassroots-v1"
+    assert resolved["first_time"] is True and resolved["actor"] == "operator-1"
+    for _, payload in await _events(app, case["id"]):
+        assert "李四" not in orjson.dumps(payload).decode()
+
+
+async def test_a_hotline_ticket_runs_on_its_category_tier_clock(client: httpx.AsyncClient) -> None:
+    urgent = await create(client, hotline(category_code="GAS-LEAK", urgent=True))
+    (clock,) = urgent["deadlines"]
+    assert clock["kind"] == "hotline" and clock["due_on"] is None  # 2 hours on the clock
+    ordinary = await create(client, hotline())
+    assert ordinary["deadlines"][0]["due_on"] is not None  # working days
+    assert ordinary["handling_unit_id"] == "610203100"  # VILLAGE-AFFAIRS → the place's town
+
+
+async def test_if_match_protects_against_lost_updates(client: httpx.AsyncClient) -> None:
+    case = await create(client, petition())
+    stale = await act(client, case["id"], "accept", **{"If-Match": '"7"'})
+    assert stale.status_code == 412
+    fresh = await act(client, case["id"], "accept", **{"If-Match": '"1"'})
+    assert fresh.status_code == 200 and fresh.headers["etag"] == '"2"'
+
+
+async def test_guards_refuse_with_a_reason_and_the_allowed_actions(
+    client: httpx.AsyncClient,
+) -> None:
+    case = await case_in(client, "in_progress")
+    assert (await act(client, case["id"], "extend")).status_code == 200
+    second = await act(client, case["id"], "extend")
+    assert second.status_code == 409
+    assert second.json()["type"].endswith("/action-refused")
+    assert "already extended" in second.json()["detail"]
+    assert "extend" in second.json()["allowed_actions"]
+
+    rated = await case_in(client, "replied")
+    await act(client, rated["id"], "rate", {"rating": "satisfied"})
+    refused = await act(client, rated["id"], "reopen")
+    assert refused.status_code == 409 and "dissatisfied" in refused.json()["detail"]
+
+
+async def test_actions_need_an_actor_and_a_valid_body(client: httpx.AsyncClient) -> None:
+    case = await create(client, petition())
+    no_actor = await client.post(f"/v1/cases/{case['id']}/actions/accept", json={})
+    assert no_actor.status_code == 422
+    assert "x-actor-id" in no_actor.json()["detail"].lower()
+    bad = await act(client, case["id"], "decline", {})
+    assert bad.status_code == 422 and "reason" in bad.json()["detail"]
+    unknown = await act(client, case["id"], "dispatch", {"to_unit_id": "NOPE"})
+    assert unknown.status_code == 404 or unknown.status_code == 409 or unknown.status_code == 422
+    again = (await client.get(f"/v1/cases/{case['id']}")).json()
+    assert again["version"] == 1 and again["status"] == "registered"
+
+
+async def test_escalation_goes_up_only(client: httpx.AsyncClient) -> None:
+    case = await case_in(client, "in_progress")  # handled by 区住建局 (department)
+    down = await act(client, case["id"], "escalate", {"to_unit_id": "610203001", "reason": "x"})
+    assert down.status_code == 422 and "higher level" in down.json()["detail"]
+    up = await act(client, case["id"], "escalate")
+    assert up.status_code == 200 and up.json()["handling_unit_id"] == "610203"
+
+
+async def test_review_and_re_review_then_the_matter_is_final(client: httpx.AsyncClient) -> None:
+    original = await case_in(client, "closed")
+    response = await act(client, original["id"], "request_review")
+    assert response.status_code == 200
+    review_id = response.headers["location"].rsplit("/", 1)[1]
+    review = (await client.get(f"/v1/cases/{review_id}")).json()
+    assert review["review_stage"] == "review" and review["parent_case_id"] == original["id"]
+    assert [d["kind"] for d in review["deadlines"]] == ["review"]
+
+    for step in ["accept", "dispatch", "take", "reply", "rate", "close"]:
+        assert (await act(client, review_id, step)).status_code == 200, step
+    re_review_id = (
+        (await act(client, review_id, "request_review")).headers["location"].rsplit("/", 1)[1]
+    )
+    for step in ["accept", "dispatch", "take", "reply", "rate", "close"]:
+        assert (await act(client, re_review_id, step)).status_code == 200, step
+    refused = await act(client, re_review_id, "request_review")
+    assert refused.status_code == 409 and "final" in refused.json()["detail"]
+    assert (await client.get(f"/v1/cases/{original['id']}")).json()["final"] is True
+
+    petitioner = (await client.get(f"/v1/cases/{original['id']}/petitioner")).json()
+    again = await create(client, petition(petitioner=petitioner))
+    assert again["repeat_of"] is not None and again["first_time"] is False
+    refused_again = await act(client, again["id"], "accept")
+    assert refused_again.status_code == 409 and "复核" in refused_again.json()["detail"]
+    assert (await act(client, again["id"], "decline")).status_code == 200
+
+
+async def test_every_transition_is_on_the_timeline_with_the_actor(
+    client: httpx.AsyncClient,
+) -> None:
+    case = await case_in(client, "dispatched")
+    timeline = (await client.get(f"/v1/cases/{case['id']}/timeline", headers=ACTOR)).json()
+    assert [(e["from_status"], e["to_status"]) for e in timeline] == [
+        (None, "registered"),
+        ("registered", "accepted"),
+        ("accepted", "dispatched"),
+    ]
+    assert timeline[2]["details"]["to_unit_id"] == "D-ZJJ"

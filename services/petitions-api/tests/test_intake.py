@@ -1,0 +1,170 @@
+"""Intake: the full field set, Idempotency-Key, first-time or repeat, personal data kept apart."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import func, select
+
+from petitions_api.cases.models import Case, Petitioner
+from petitions_api.db import OutboxMessage
+
+from .helpers import ACTOR, create, hotline, petition
+
+pytestmark = pytest.mark.integration
+
+
+async def _counts(app: FastAPI) -> tuple[int, int, int]:
+    async with app.state.sessions() as session:
+        return tuple(  # type: ignore[return-value]
+            [
+                await session.scalar(select(func.count()).select_from(model)) or 0
+                for model in (Case, Petitioner, OutboxMessage)
+            ]
+        )
+
+
+async def test_the_full_field_set_is_stored_and_personal_data_stays_apart(
+    client: httpx.AsyncClient,
+) -> None:
+    body = petition(
+        channel="visit",
+        urgent=True,
+        group_size=6,
+        received_on="2026-11-02",
+        place={
+            "unit_id": "610203002001",
+            "address": "三里洞某路",
+            "latitude": 35.11,
+            "longitude": 109.1,
+        },
+        attachments=[
+            {"file_name": "信件.pdf", "content_type": "application/pdf", "size_bytes": 1024}
+        ],
+    )
+    body["petitioner"]["id_number"] = "11010519491231002X"
+    case = await create(client, body)
+    assert case["group_size"] == 6 and case["urgent"] is True
+    assert case["received_on"] == "2026-11-02"
+    assert case["place_unit_id"] == "610203002001" and case["town_unit_id"] == "610203002"
+    assert case["latitude"] == 35.11 and case["attachments"][0]["file_name"] == "信件.pdf"
+    assert "petitioner" not in case and "李四" not in str(case)
+    person = (await client.get(f"/v1/cases/{case['id']}/petitioner")).json()
+    assert person["name"] == "李四" and person["id_number"] == "11010519491231002X"
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"category_code": "NOPE"}, "category_code"),
+        ({"place": {"unit_id": "999"}}, "place.unit_id"),
+        ({"petitioner": None}, "petitioner"),
+        (
+            {"petitioner": {"name": "王五", "id_number": "110105194912310021"}},
+            "petitioner.id_number",
+        ),
+        ({"petitioner": {"name": "王五", "phone": "call me"}}, "petitioner.phone"),
+        ({"place": {"latitude": 35.1}}, "place"),
+        ({"group_size": 0}, "group_size"),
+    ],
+)
+async def test_bad_input_names_the_field_and_writes_nothing(
+    client: httpx.AsyncClient, app: FastAPI, change: dict[str, object], field: str
+) -> None:
+    before = await _counts(app)
+    response = await client.post("/v1/cases", json=petition(**change))
+    assert response.status_code == 422, response.text
+    assert field in [p["name"] for p in response.json()["invalid_params"]]
+    assert await _counts(app) == before
+
+
+async def test_the_same_idempotency_key_and_body_give_the_same_answer_and_one_case(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    body = hotline(subject="同一通电话")
+    headers = {"Idempotency-Key": "call-20261128-0001"}
+    first = await client.post("/v1/cases", json=body, headers=headers)
+    before = await _counts(app)
+    second = await client.post("/v1/cases", json=body, headers=headers)
+    assert first.status_code == second.status_code == 201
+    assert second.json() == first.json()
+    assert second.headers["idempotent-replayed"] == "true"
+    assert await _counts(app) == before
+
+    different = await client.post("/v1/cases", json=hotline(subject="另一件事"), headers=headers)
+    assert different.status_code == 422
+    assert different.json()["type"].endswith("/idempotency-key-reused")
+    assert await _counts(app) == before
+
+
+async def test_a_failed_request_does_not_use_up_its_key(client: httpx.AsyncClient) -> None:
+    headers = {"Idempotency-Key": "retry-after-fix"}
+    bad = await client.post("/v1/cases", json=hotline(category_code="NOPE"), headers=headers)
+    assert bad.status_code == 422
+    good = await client.post(
+        "/v1/cases",
+        json=hotline(category_code="NOPE") | {"category_code": "OTHER"},
+        headers=headers,
+    )
+    assert good.status_code == 201
+
+
+async def test_a_repeat_of_the_same_petitioner_and_matter_is_linked(
+    client: httpx.AsyncClient,
+) -> None:
+    first = await create(client, petition())
+    phone = first and (await client.get(f"/v1/cases/{first['id']}/petitioner")).json()["phone"]
+    again = petition(
+        subject="供暖不达标",
+        description="小区室温低于18度，连续一周，再次反映",
+        channel="visit",
+    )
+    again["petitioner"]["phone"] = "+86 " + phone
+    second = await create(client, again)
+    assert second["repeat_of"] == first["id"] and second["first_time"] is False
+    assert second["repeat_confirmed"] is False
+
+    other_matter = petition(
+        subject="占道经营", description="小区门口长期占道经营", category_code="CITY-MANAGEMENT"
+    )
+    other_matter["petitioner"]["phone"] = phone
+    third = await create(client, other_matter)
+    assert third["repeat_of"] is None and third["first_time"] is True
+
+    stranger = await create(client, petition())  # same text, another person
+    assert stranger["repeat_of"] is None
+
+
+async def test_operators_confirm_unlink_and_link_repeats(client: httpx.AsyncClient) -> None:
+    first = await create(client, petition())
+    phone = (await client.get(f"/v1/cases/{first['id']}/petitioner")).json()["phone"]
+    body = petition()
+    body["petitioner"]["phone"] = phone
+    second = await create(client, body)
+    assert second["repeat_of"] == first["id"]
+
+    confirmed = await client.post(f"/v1/cases/{second['id']}/repeat/confirm", headers=ACTOR)
+    assert confirmed.status_code == 200 and confirmed.json()["repeat_confirmed"] is True
+    unlinked = await client.delete(f"/v1/cases/{second['id']}/repeat", headers=ACTOR)
+    assert unlinked.status_code == 200
+    assert unlinked.json()["first_time"] is True and unlinked.json()["repeat_of"] is None
+    assert (
+        await client.delete(f"/v1/cases/{second['id']}/repeat", headers=ACTOR)
+    ).status_code == 409
+
+    linked = await client.post(
+        f"/v1/cases/{second['id']}/repeat", json={"repeat_of": first["id"]}, headers=ACTOR
+    )
+    assert linked.status_code == 200 and linked.json()["repeat_confirmed"] is True
+    backwards = await client.post(
+        f"/v1/cases/{first['id']}/repeat", json={"repeat_of": second["id"]}, headers=ACTOR
+    )
+    assert backwards.status_code == 422
+    timeline = (await client.get(f"/v1/cases/{second['id']}/timeline")).json()
+    assert [e["action"] for e in timeline] == [
+        "register",
+        "repeat_confirmed",
+        "repeat_unlinked",
+        "repeat_linked",
+    ]

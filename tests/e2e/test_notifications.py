@@ -1,0 +1,319 @@
+"""Notifications end to end: an overdue case reaches its handling unit and its supervisor by a
+signed webhook and by email through a real SMTP server, once each — also when the notifier is
+SIGKILLed mid-batch and started again.
+
+The notifier here is a process of this file's own, with its own database and topic prefix, so
+its dispatcher never shares deliveries with the suite's notifier. The overdue events are
+published straight to the topic, as the petitions service's deadline sweep would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
+from email.header import decode_header, make_header
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiosmtpd.controller import Controller
+from sqlalchemy.engine import make_url
+
+from gov_common.events import CloudEvent, new_event, to_kafka
+from gov_common.events.contracts import PETITIONS_CASE_EVENTS
+from gov_common.events.petitions import CASE_OVERDUE_V1, CaseOverdueV1
+from gov_common.messaging.kafka import ensure_topics
+from gov_common.testing import Infrastructure, create_database, drop_database, migrate
+
+from .conftest import ServiceProcess, free_port
+
+pytestmark = pytest.mark.e2e
+
+SECRET = "e2e-notifications-" + uuid.uuid4().hex
+UNIT = "610203104"  # a town office (镇办)
+SUPERVISOR = "u-supervisor-e2e"
+
+
+class SmtpInbox:
+    """aiosmtpd handler: keeps every message the notifier sends."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.messages: list[dict[str, Any]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = message_from_bytes(envelope.content)
+        with self._lock:
+            self.messages.append(
+                {
+                    "to": list(envelope.rcpt_tos),
+                    "subject": str(make_header(decode_header(message["Subject"]))),
+                    "delivery_id": message["X-Gov-Delivery-Id"],
+                    "event_id": message["X-Gov-Event-Id"],
+                }
+            )
+        return "250 OK"
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self.messages)
+
+
+class Stack:
+    def __init__(self, sink: ServiceProcess, smtp: SmtpInbox, env: dict[str, str]) -> None:
+        self.sink = sink
+        self.smtp = smtp
+        self.env = env
+        self.bootstrap = env["KAFKA_BOOTSTRAP_SERVERS"]
+        self.prefix = env["GOV_KAFKA_TOPIC_PREFIX"]
+
+    def notifier(self) -> ServiceProcess:
+        process = ServiceProcess(
+            f"notifier-e2e-{self.prefix.rstrip('.')}",
+            ["--factory", "notifier.main:create_app"],
+            self.env,
+        )
+        process.start()
+        process.wait_ready()
+        return process
+
+
+@pytest.fixture(scope="module")
+def stack(infrastructure: Infrastructure, test_databases: dict[str, str]) -> Iterator[Stack]:
+    # A database of its own (same server as test_databases), migrated like the others.
+    base = make_url(test_databases["notifier"])
+    name = f"{base.database}_notif"
+    admin = infrastructure.admin_url("notifier")
+    asyncio.run(create_database(admin, name))
+    url = str(base.set(database=name))
+    migrate("notifier", url)
+
+    smtp = SmtpInbox()
+    smtp_port = free_port()
+    controller = Controller(smtp, hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    sink = ServiceProcess(
+        "webhook-sink-notifications",
+        ["--app-dir", "deploy/local", "webhook_sink:app"],
+        {"WEBHOOK_SINK_SECRET": SECRET},
+        ready_path="/healthz",
+    )
+    prefix = f"e2en{uuid.uuid4().hex[:8]}."
+    env = {
+        "NOTIFIER_DATABASE_URL": url,
+        "KAFKA_BOOTSTRAP_SERVERS": infrastructure.kafka_bootstrap_servers,
+        "GOV_KAFKA_TOPIC_PREFIX": prefix,
+        "NOTIFIER_CONSUMER_GROUP": prefix + "notifier",
+        "GOV_ENVIRONMENT": "test",
+        "GOV_LOG_LEVEL": "INFO",
+        "NOTIFIER_WEBHOOK_SECRET": SECRET,
+        "NOTIFIER_SMTP_HOST": "127.0.0.1",
+        "NOTIFIER_SMTP_PORT": str(smtp_port),
+        "NOTIFIER_RETRY_BASE_S": "0.2",
+        "NOTIFIER_RETRY_CAP_S": "2",
+        "NOTIFIER_WEBHOOK_TIMEOUT_S": "3",
+        "NOTIFIER_SMTP_TIMEOUT_S": "3",
+        # Short, so deliveries claimed by a killed process are sent again soon after.
+        "NOTIFIER_CLAIM_LEASE_S": "5",
+        # Slow enough that a batch is still being sent when the process is killed.
+        "NOTIFIER_RATE_LIMITS": "webhook=3/1,email=3/1",
+        "NOTIFIER_DISPATCH_BATCH": "4",
+    }
+    try:
+        sink.start()
+        sink.wait_ready()
+        yield Stack(sink, smtp, env)
+    finally:
+        sink.stop()
+        controller.stop()
+        asyncio.run(drop_database(admin, name))
+
+
+async def _configure(http: httpx.AsyncClient, notifier: str, sink: str) -> None:
+    """The unit's duty desk and the supervisor, each by webhook and email, and the rule."""
+    if (await http.get(notifier + "/v1/rules")).json()["items"]:
+        return  # configured by an earlier test of this module
+    for body in (
+        {
+            "kind": "group",
+            "name": "陈炉镇信访办",
+            "org_unit_id": UNIT,
+            "roles": ["handler"],
+            "email": "xfb@chenlu.example",
+            "webhook_url": f"{sink}/hooks/unit",
+        },
+        {
+            "kind": "person",
+            "name": "李督办",
+            "user_id": SUPERVISOR,
+            "email": "li@duban.example",
+            "webhook_url": f"{sink}/hooks/supervisor",
+        },
+    ):
+        assert (await http.post(notifier + "/v1/recipients", json=body)).status_code == 201
+    template = await http.post(
+        notifier + "/v1/templates",
+        json={
+            "name": "case-overdue",
+            "event_type": CASE_OVERDUE_V1,
+            "variants": {
+                "default": {
+                    "subject": "【超期】{{ case_number }}",
+                    "body": "{{ recipient.name }}：案件 {{ case_number }} "
+                    "已超过{{ deadline }}期限。",
+                }
+            },
+        },
+    )
+    assert template.status_code == 201, template.text
+    rule = await http.post(
+        notifier + "/v1/rules",
+        json={
+            "name": "overdue-to-unit-and-supervisor",
+            "event_type": CASE_OVERDUE_V1,
+            "filters": [{"field": "deadline", "op": "in", "value": ["handling", "acceptance"]}],
+            "recipients": [
+                {"source": "handling_unit", "role": "handler"},
+                {"source": "supervisor"},
+            ],
+            "channels": ["webhook", "email"],
+            "template_id": template.json()["id"],
+        },
+    )
+    assert rule.status_code == 201, rule.text
+
+
+def _overdue() -> CloudEvent:
+    case_id = uuid.uuid4()
+    now = datetime.now(UTC)
+    payload = CaseOverdueV1(
+        case_id=case_id,
+        case_number=f"XF2026-{case_id.hex[:6]}",
+        kind="petition_case",
+        occurred_at=now,
+        handling_unit_id=UNIT,
+        first_time=True,
+        deadline="handling",
+        due_at=now - timedelta(hours=2),
+        threshold="0",
+        supervisor_id=SUPERVISOR,
+    )
+    return new_event(
+        source="/gov/petitions-api", type=CASE_OVERDUE_V1, subject=str(case_id), data=payload
+    )
+
+
+async def _publish(stack: Stack, events: list[CloudEvent]) -> None:
+    await ensure_topics(stack.bootstrap, [PETITIONS_CASE_EVENTS], prefix=stack.prefix)
+    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap)
+    await producer.start()
+    try:
+        for event in events:
+            record = to_kafka(event, key=event.subject)
+            await producer.send_and_wait(
+                stack.prefix + PETITIONS_CASE_EVENTS,
+                record.value,
+                key=record.key,
+                headers=record.headers,
+            )
+    finally:
+        await producer.stop()
+
+
+async def _webhooks(http: httpx.AsyncClient, stack: Stack, ids: set[str]) -> list[dict[str, Any]]:
+    received = (await http.get(stack.sink.url + "/received")).json()
+    return [r for r in received if r["event_id"] in ids]
+
+
+async def _wait_all_delivered(
+    http: httpx.AsyncClient, notifier: ServiceProcess, events: list[CloudEvent]
+) -> None:
+    async with asyncio.timeout(120):
+        for event in events:
+            while True:
+                items = (
+                    await http.get(notifier.url + "/v1/deliveries", params={"event_id": event.id})
+                ).json()["items"]
+                if len(items) == 4 and all(i["status"] == "succeeded" for i in items):
+                    break
+                await asyncio.sleep(0.3)
+
+
+def _assert_once_each(
+    stack: Stack, webhooks: list[dict[str, Any]], events: list[CloudEvent]
+) -> None:
+    """Per event: one distinct delivery at each of the unit's and the supervisor's webhook and
+    mailbox — the receiver, deduplicating by delivery id, sees each notification once."""
+    mails = [m for m in stack.smtp.snapshot() if m["event_id"] in {e.id for e in events}]
+    for event in events:
+        hooks = [w for w in webhooks if w["event_id"] == event.id]
+        assert all(w["signature_valid"] for w in hooks)
+        by_path: dict[str, set[str]] = {}
+        for w in hooks:
+            by_path.setdefault(w["path"], set()).add(w["delivery_id"])
+        assert {p: len(ids) for p, ids in by_path.items()} == {
+            "/hooks/unit": 1,
+            "/hooks/supervisor": 1,
+        }, hooks
+        assert {w["body"]["id"] for w in hooks} == {event.id}
+        case_number = event.data["case_number"]
+        assert all(case_number in w["body"]["notificationtext"] for w in hooks)
+
+        event_mails = [m for m in mails if m["event_id"] == event.id]
+        by_address: dict[str, set[str]] = {}
+        for m in event_mails:
+            by_address.setdefault(m["to"][0], set()).add(m["delivery_id"])
+        assert {a: len(ids) for a, ids in by_address.items()} == {
+            "xfb@chenlu.example": 1,
+            "li@duban.example": 1,
+        }, event_mails
+        assert {m["subject"] for m in event_mails} == {f"【超期】{case_number}"}
+
+
+async def test_an_overdue_case_notifies_its_unit_and_supervisor_once_by_webhook_and_email(
+    stack: Stack,
+) -> None:
+    notifier = stack.notifier()
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+            await _configure(http, notifier.url, stack.sink.url)
+            event = _overdue()
+            await _publish(stack, [event, event])  # a duplicate, as Kafka may redeliver
+            await _wait_all_delivered(http, notifier, [event])
+            webhooks = await _webhooks(http, stack, {event.id})
+            # Not killed: not even a repeat on the wire.
+            assert len(webhooks) == 2
+            assert len([m for m in stack.smtp.snapshot() if m["event_id"] == event.id]) == 2
+            _assert_once_each(stack, webhooks, [event])
+    finally:
+        notifier.stop()
+
+
+async def test_a_notifier_killed_mid_batch_delivers_everything_once_after_restart(
+    stack: Stack,
+) -> None:
+    notifier = stack.notifier()
+    events = [_overdue() for _ in range(6)]  # 24 deliveries at 3 a second per channel
+    ids = {e.id for e in events}
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+            await _configure(http, notifier.url, stack.sink.url)
+            await _publish(stack, events)
+            async with asyncio.timeout(60):
+                while not await _webhooks(http, stack, ids):
+                    await asyncio.sleep(0.05)
+            notifier.stop(signal.SIGKILL)
+            sent_before_kill = len(await _webhooks(http, stack, ids))
+            assert sent_before_kill < 12  # the kill did land mid-batch
+
+            notifier = stack.notifier()
+            await _wait_all_delivered(http, notifier, events)
+            _assert_once_each(stack, await _webhooks(http, stack, ids), events)
+    finally:
+        notifier.stop()
