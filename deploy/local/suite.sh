@@ -48,6 +48,10 @@ migrate() {
     say "migrating $service"
     (cd "$ROOT" && "$PYTHON" -m alembic -c "services/$service/alembic.ini" upgrade head)
   done
+  # Reference data and the first customer's plan; both loads are idempotent. (petitions-api
+  # loads its org units and categories itself at start-up.)
+  say "loading the work-report catalogue"
+  (cd "$ROOT" && "$PYTHON" -m targets_api.cli seed)
 }
 
 pid_of() {

@@ -8,16 +8,19 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from gov_common.app import Workers, create_service_app
-from gov_common.db import create_engine, create_session_factory, database_is_reachable
-from gov_common.events.registry import PETITIONS_CASE_EVENTS
+from gov_common.db import asyncpg_dsn, create_engine, create_session_factory, database_is_reachable
+from gov_common.events.registry import PETITIONS_CASE_EVENTS, TARGETS_INDICATOR_EVENTS
 from gov_common.health import Readiness
-from gov_common.logging import configure_logging
 from gov_common.messaging.inbox import IdempotentConsumer
+from gov_common.messaging.outbox import OutboxRelay
+from gov_common.observability import configure_observability
 from targets_api.config import Settings, get_settings
-from targets_api.db import InboxMessage
+from targets_api.db import InboxMessage, OutboxMessage
 from targets_api.indicators.routes import router as indicators_router
 from targets_api.live.consumers import case_event_handlers
 from targets_api.live.routes import router as live_router
+from targets_api.progress.routes import router as progress_router
+from targets_api.progress.sweeper import Sweeper
 
 DESCRIPTION = """
 Every target of the government work report: indicators, progress, status, and live
@@ -27,19 +30,29 @@ indicators fed by the other services' events.
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    configure_logging(settings.service_name, settings.log_level)
+    configure_observability(settings)
     engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
     sessions = create_session_factory(engine)
     consumer = IdempotentConsumer(
         name=settings.consumer_group,
         topics=[PETITIONS_CASE_EVENTS],
-        handlers=case_event_handlers(),
+        handlers=case_event_handlers(settings),
         session_factory=sessions,
         inbox_model=InboxMessage,
         bootstrap_servers=settings.kafka_bootstrap_servers,
         topic_prefix=settings.kafka_topic_prefix,
     )
-    workers = Workers([consumer])
+    relay = OutboxRelay(
+        model=OutboxMessage,
+        session_factory=sessions,
+        dsn=asyncpg_dsn(settings.database_url),
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id=f"{settings.service_name}-relay",
+        topics=[TARGETS_INDICATOR_EVENTS],
+        topic_prefix=settings.kafka_topic_prefix,
+        poll_interval_s=settings.outbox_poll_interval_s,
+    )
+    workers = Workers([consumer, relay, Sweeper(sessions, settings)])
 
     async def broker_reachable() -> bool:
         return consumer.broker_reachable
@@ -62,11 +75,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Targets API (政府工作报告目标)",
         description=DESCRIPTION,
         version="0.1.0",
-        routers=[indicators_router, live_router],
+        routers=[indicators_router, progress_router, live_router],
         readiness=readiness,
         lifespan=lifespan,
+        settings=settings,
     )
     app.state.settings = settings
     app.state.sessions = sessions
+    app.state.engine = engine
     app.state.consumer = consumer
+    app.state.relay = relay
     return app

@@ -1,7 +1,17 @@
 """Every model of the service, imported so Alembic sees all tables."""
 
-from targets_api.db import InboxMessage
-from targets_api.indicators.models import Indicator
-from targets_api.live.models import CaseEventTally
+from targets_api.db import InboxMessage, OutboxMessage
+from targets_api.indicators.models import Indicator, Milestone, Plan
+from targets_api.live.models import CaseEventTally, CaseFact
+from targets_api.progress.models import ProgressReport
 
-__all__ = ["CaseEventTally", "InboxMessage", "Indicator"]
+__all__ = [
+    "CaseEventTally",
+    "CaseFact",
+    "InboxMessage",
+    "Indicator",
+    "Milestone",
+    "OutboxMessage",
+    "Plan",
+    "ProgressReport",
+]

@@ -1,0 +1,58 @@
+"""HTTP routes for progress reports and their review."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request, Response
+
+from gov_common.app import SessionDep
+from gov_common.problems import PROBLEM_RESPONSES
+from targets_api.progress import service
+from targets_api.progress.schemas import ReportCreate, ReportRead, ReportReview
+
+router = APIRouter(tags=["progress"], responses={**PROBLEM_RESPONSES, 403: {}})
+
+
+@router.post(
+    "/v1/indicators/{indicator_id}/reports",
+    status_code=201,
+    summary="Report progress (a correction names the report it supersedes)",
+)
+async def report_progress(
+    indicator_id: uuid.UUID,
+    body: ReportCreate,
+    session: SessionDep,
+    request: Request,
+    response: Response,
+) -> ReportRead:
+    report = await service.report_progress(
+        session, indicator_id, body, settings=request.app.state.settings
+    )
+    response.headers["Location"] = f"/v1/reports/{report.id}"
+    return ReportRead.model_validate(report)
+
+
+@router.get("/v1/indicators/{indicator_id}/reports", summary="Every report, newest first")
+async def list_reports(indicator_id: uuid.UUID, session: SessionDep) -> list[ReportRead]:
+    return [ReportRead.model_validate(r) for r in await service.history(session, indicator_id)]
+
+
+@router.post("/v1/reports/{report_id}/approval", summary="The planning office approves a report")
+async def approve(
+    report_id: uuid.UUID, body: ReportReview, session: SessionDep, request: Request
+) -> ReportRead:
+    report = await service.review_report(
+        session, report_id, body, approve=True, settings=request.app.state.settings
+    )
+    return ReportRead.model_validate(report)
+
+
+@router.post("/v1/reports/{report_id}/return", summary="The planning office returns a report")
+async def return_report(
+    report_id: uuid.UUID, body: ReportReview, session: SessionDep, request: Request
+) -> ReportRead:
+    report = await service.review_report(
+        session, report_id, body, approve=False, settings=request.app.state.settings
+    )
+    return ReportRead.model_validate(report)

@@ -1,0 +1,309 @@
+"""The live first-time grassroots resolution rate, fed by petitions case events."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from fastapi import FastAPI
+
+from gov_common.clock import today_in_china
+from gov_common.events import new_event, to_kafka
+from gov_common.events.registry import PETITIONS_CASE_EVENTS
+from gov_common.messaging.inbox import IdempotentConsumer
+from gov_common.testing import Infrastructure
+from targets_api.config import Settings
+from targets_api.db import InboxMessage
+from targets_api.live.consumers import case_event_handlers
+
+pytestmark = pytest.mark.integration
+
+TODAY = today_in_china()
+SOURCE = "/gov/petitions-api"
+
+
+def _base(case_id: uuid.UUID, at: datetime, first_time: bool = True) -> dict[str, Any]:
+    return {
+        "case_id": str(case_id),
+        "case_number": f"XF{TODAY.year}-{case_id.int % 10**8:08d}",
+        "kind": "petition_case",
+        "occurred_at": at.isoformat(),
+        "first_time": first_time,
+        "handling_unit_id": "town-a",
+    }
+
+
+def created(case_id: uuid.UUID, at: datetime, first_time: bool = True) -> Any:
+    data = {
+        **_base(case_id, at, first_time),
+        "channel": "visit",
+        "subject": "供暖",
+        "received_on": TODAY.isoformat(),
+        "created_at": at.isoformat(),
+    }
+    data.pop("occurred_at")
+    return new_event(
+        source=SOURCE,
+        type="gov.petitions.case.created.v1",
+        subject=str(case_id),
+        data=data,
+        time=at,
+    )
+
+
+def resolved(
+    case_id: uuid.UUID,
+    at: datetime,
+    *,
+    grassroots: bool = True,
+    effective: bool = True,
+    first_time: bool = True,
+    on: date = TODAY,
+) -> Any:
+    data = {
+        **_base(case_id, at, first_time),
+        "resolved_on": on.isoformat(),
+        "resolution_unit_id": "town-a",
+        "resolution_level": "town" if grassroots else "district",
+        "grassroots": grassroots,
+        "effective": effective,
+        "town_unit_id": "town-a",
+        "definition_version": "2023.1",
+    }
+    return new_event(
+        source=SOURCE,
+        type="gov.petitions.case.resolved.v1",
+        subject=str(case_id),
+        data=data,
+        time=at,
+    )
+
+
+def reopened(case_id: uuid.UUID, at: datetime) -> Any:
+    data = {**_base(case_id, at), "reason": "群众不满意"}
+    return new_event(
+        source=SOURCE,
+        type="gov.petitions.case.reopened.v1",
+        subject=str(case_id),
+        data=data,
+        time=at,
+    )
+
+
+async def _live_plan(client: httpx.AsyncClient, plan_code: str, start: date, end: date) -> str:
+    await client.post(
+        "/v1/plans",
+        json={
+            "code": plan_code,
+            "name_zh": "计划",
+            "year": start.year,
+            "period_start": start.isoformat(),
+            "period_end": end.isoformat(),
+        },
+    )
+    response = await client.post(
+        f"/v1/plans/{plan_code}/indicators",
+        json={
+            "code": "GOV-03",
+            "name_zh": "初信初访事项80%以上在基层得到有效化解",
+            "kind": "percentage",
+            "unit": "percent",
+            "target": 80,
+            "live_source": "petitions.first_time_grassroots_rate",
+        },
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+class Harness:
+    """Runs case events through the service's handlers inside the inbox, as the consumer does."""
+
+    def __init__(self, app: FastAPI, settings: Settings, name: str) -> None:
+        self.consumer = IdempotentConsumer(
+            name=name,
+            topics=[PETITIONS_CASE_EVENTS],
+            handlers=case_event_handlers(settings),
+            session_factory=app.state.sessions,
+            inbox_model=InboxMessage,
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+        )
+
+    async def feed(self, *events: Any) -> None:
+        from gov_common.events.registry import parse_payload
+
+        for event in events:
+            await self.consumer._handle_once(
+                event, parse_payload(event), self.consumer._handlers[event.type]
+            )
+
+
+async def test_the_rate_counts_first_time_cases_resolved_effectively_at_the_grassroots(
+    client: httpx.AsyncClient, app: FastAPI, settings: Settings, plan_code: str
+) -> None:
+    # A period of its own in the past, so cases of other tests do not fall into it.
+    start = date(2001, 1, 1) + timedelta(days=uuid.uuid4().int % 2500)
+    end = start + timedelta(days=30)
+    indicator_id = await _live_plan(client, plan_code, start, end)
+    feed = Harness(app, settings, f"live-{plan_code}").feed
+    t0 = datetime(start.year, start.month, start.day, 9, tzinfo=UTC)
+    a, b, c, d, e = (uuid.uuid4() for _ in range(5))
+    await feed(
+        created(a, t0),
+        resolved(a, t0 + timedelta(hours=1), on=start),  # counted
+        created(b, t0),
+        resolved(b, t0 + timedelta(hours=1), grassroots=False, on=start),
+        created(c, t0),
+        resolved(c, t0 + timedelta(hours=1), effective=False, on=start),
+        created(d, t0, first_time=False),  # a repeat petition: outside the figure
+        resolved(d, t0 + timedelta(hours=1), first_time=False, on=start),
+        created(e, t0),
+        resolved(e, t0 + timedelta(hours=1), on=end + timedelta(days=1)),
+    )
+    rate = (
+        await client.get(
+            "/v1/live/first-time-grassroots-rate",
+            params={"start": start.isoformat(), "end": end.isoformat()},
+        )
+    ).json()
+    assert (rate["resolved_effectively_at_grassroots"], rate["first_time_resolved"]) == (1, 3)
+    assert rate["rate_percent"] == pytest.approx(33.33)
+    assert rate["definition_versions"] == ["2023.1"]
+    assert rate["cases_url"] == (
+        f"http://petitions.test/v1/cases?first_time=true&resolved_from={start}&resolved_to={end}"
+    )
+
+    detail = (await client.get(f"/v1/indicators/{indicator_id}")).json()
+    assert detail["live"]["numerator"] == 1 and detail["live"]["denominator"] == 3
+    assert detail["live"]["period_start"] == start.isoformat()
+    assert detail["live"]["period_end"] == end.isoformat()
+    assert detail["live"]["metric_url"].startswith("http://petitions.test/v1/metrics/")
+    assert detail["progress"]["value"] == "33.33"
+    assert detail["status"] == "overdue"  # the period is over and the rate is below 80%
+
+    # Reopening b takes it out until it is resolved again; a late, older event changes nothing.
+    await feed(reopened(b, t0 + timedelta(hours=2)))
+    await feed(resolved(b, t0 + timedelta(minutes=90), grassroots=False, on=start))
+    detail = (await client.get(f"/v1/indicators/{indicator_id}")).json()
+    assert (detail["live"]["numerator"], detail["live"]["denominator"]) == (1, 2)
+    await feed(resolved(b, t0 + timedelta(hours=3), on=start))
+    detail = (await client.get(f"/v1/indicators/{indicator_id}")).json()
+    assert (detail["live"]["numerator"], detail["live"]["denominator"]) == (2, 3)
+
+
+async def test_live_indicators_take_no_reports_and_periods_are_checked(
+    client: httpx.AsyncClient, plan_code: str
+) -> None:
+    indicator_id = await _live_plan(client, plan_code, date(2023, 1, 1), date(2023, 12, 31))
+    response = await client.post(
+        f"/v1/indicators/{indicator_id}/reports", json={"value": 90, "department": "x"}
+    )
+    assert response.status_code == 409 and "live" in response.json()["detail"]
+    bad = await client.get(
+        "/v1/live/first-time-grassroots-rate", params={"start": "2023-02-01", "end": "2023-01-01"}
+    )
+    assert bad.status_code == 400 and "end must not be before start" in bad.json()["detail"]
+
+
+async def _wait_for(
+    client: httpx.AsyncClient, indicator_id: str, expected: tuple[int, int]
+) -> None:
+    async with asyncio.timeout(60):
+        while True:
+            live = (await client.get(f"/v1/indicators/{indicator_id}")).json()["live"]
+            if (live["numerator"], live["denominator"]) == expected:
+                return
+            await asyncio.sleep(0.2)
+
+
+async def test_over_kafka_redelivery_and_replay_from_the_start_give_the_same_value(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    settings: Settings,
+    plan_code: str,
+    infrastructure: Infrastructure,
+) -> None:
+    start = date(2008, 1, 1) + timedelta(days=uuid.uuid4().int % 2500)
+    indicator_id = await _live_plan(client, plan_code, start, start + timedelta(days=60))
+    t0 = datetime(start.year, start.month, start.day, 9, tzinfo=UTC)
+    cases = [uuid.uuid4() for _ in range(4)]
+    events = []
+    for i, case in enumerate(cases):
+        events += [
+            created(case, t0),
+            resolved(case, t0 + timedelta(hours=1), on=start, grassroots=i != 3),
+        ]
+    topic = settings.topic(PETITIONS_CASE_EVENTS)
+    producer = AIOKafkaProducer(bootstrap_servers=infrastructure.kafka_bootstrap_servers)
+    consumer = app.state.consumer
+    task = asyncio.create_task(consumer.run())
+    try:
+        await producer.start()
+        for event in events:
+            record = to_kafka(event, key=event.subject)
+            await producer.send_and_wait(
+                topic, record.value, key=record.key, headers=record.headers
+            )
+        await _wait_for(client, indicator_id, (3, 4))
+        # Redelivery: the same events (same ids) again change nothing.
+        last: dict[TopicPartition, int] = {}
+        for event in events:
+            record = to_kafka(event, key=event.subject)
+            sent = await producer.send_and_wait(
+                topic, record.value, key=record.key, headers=record.headers
+            )
+            last[TopicPartition(sent.topic, sent.partition)] = sent.offset
+        await _wait_committed(infrastructure, settings.consumer_group, last)
+        live = (await client.get(f"/v1/indicators/{indicator_id}")).json()["live"]
+        assert (live["numerator"], live["denominator"]) == (3, 4)
+    finally:
+        consumer.stop()
+        await asyncio.wait_for(task, 30)
+        await producer.stop()
+
+    # Replay from offset 0 in a new consumer group (a new inbox name: nothing is skipped).
+    replay = IdempotentConsumer(
+        name=f"replay-{plan_code}",
+        topics=[PETITIONS_CASE_EVENTS],
+        handlers=case_event_handlers(settings),
+        session_factory=app.state.sessions,
+        inbox_model=InboxMessage,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        topic_prefix=settings.kafka_topic_prefix,
+    )
+    task = asyncio.create_task(replay.run())
+    try:
+        async with asyncio.timeout(60):
+            while replay.handled_count < len(events):  # the duplicates are skipped
+                await asyncio.sleep(0.2)
+    finally:
+        replay.stop()
+        await asyncio.wait_for(task, 30)
+    live = (await client.get(f"/v1/indicators/{indicator_id}")).json()["live"]
+    assert (live["numerator"], live["denominator"]) == (3, 4)
+
+
+async def _wait_committed(
+    infrastructure: Infrastructure, group: str, last: dict[TopicPartition, int]
+) -> None:
+    """Until ``group`` has committed past each partition's last record: it handled them."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=infrastructure.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        async with asyncio.timeout(60):
+            while True:
+                committed = await admin.list_consumer_group_offsets(group, partitions=list(last))
+                if all(
+                    (meta := committed.get(tp)) is not None and meta.offset > offset
+                    for tp, offset in last.items()
+                ):
+                    return
+                await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
