@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gov_common.testing import REPO_ROOT, Infrastructure
+from gov_common.testing import REPO_ROOT, Infrastructure, TestAuth
 
 LOG_DIR = REPO_ROOT / ".local" / "logs" / "e2e"
 WEBHOOK_SECRET = "e2e-webhook-secret-" + uuid.uuid4().hex
@@ -100,19 +100,23 @@ class Suite:
     sink: ServiceProcess
     topic_prefix: str
     kafka_bootstrap_servers: str
+    auth: TestAuth
 
     def group(self, service: str) -> str:
         return f"{self.topic_prefix}{service}"
 
 
 @pytest.fixture(scope="session")
-def suite(infrastructure: Infrastructure, test_databases: dict[str, str]) -> Iterator[Suite]:
+def suite(
+    infrastructure: Infrastructure, test_databases: dict[str, str], auth: TestAuth
+) -> Iterator[Suite]:
     prefix = f"e2e{uuid.uuid4().hex[:8]}."
     common = {
         "KAFKA_BOOTSTRAP_SERVERS": infrastructure.kafka_bootstrap_servers,
         "GOV_KAFKA_TOPIC_PREFIX": prefix,
         "GOV_ENVIRONMENT": "test",
         "GOV_LOG_LEVEL": "INFO",
+        **auth.settings_env,
     }
     sink = ServiceProcess(
         "webhook-sink",
@@ -153,7 +157,7 @@ def suite(infrastructure: Infrastructure, test_databases: dict[str, str]) -> Ite
         for process in processes:
             process.wait_ready()
         yield Suite(
-            petitions, targets, notifier, sink, prefix, infrastructure.kafka_bootstrap_servers
+            petitions, targets, notifier, sink, prefix, infrastructure.kafka_bootstrap_servers, auth
         )
     finally:
         for process in reversed(processes):

@@ -26,7 +26,7 @@ CASE = {
 async def _received_for(
     http: httpx.AsyncClient, suite: Suite, case_id: str
 ) -> list[dict[str, Any]]:
-    received = (await http.get(suite.sink.url + "/received")).json()
+    received = (await http.get(suite.sink.url + "/received")).json()  # the sink is open
     return [r for r in received if (r["body"] or {}).get("subject") == case_id]
 
 
@@ -69,9 +69,15 @@ async def test_a_case_reaches_the_webhook_once_signed_and_a_replayed_event_chang
     suite: Suite,
 ) -> None:
     async with httpx.AsyncClient(timeout=10) as http:
-        tally = (await http.get(suite.targets.url + "/v1/live/case-events")).json()["counts"]
+        tally = (
+            await http.get(
+                suite.targets.url + "/v1/live/case-events", headers=suite.auth.headers("planner")
+            )
+        ).json()["counts"]
         tally_before = tally.get(CREATED, 0)
-        created = await http.post(suite.petitions.url + "/v1/cases", json=CASE)
+        created = await http.post(
+            suite.petitions.url + "/v1/cases", json=CASE, headers=suite.auth.headers("operator")
+        )
         assert created.status_code == 201, created.text
         case_id = created.json()["id"]
 
@@ -116,13 +122,19 @@ async def test_a_case_reaches_the_webhook_once_signed_and_a_replayed_event_chang
 
         deliveries = (
             await http.get(
-                suite.notifier.url + "/v1/deliveries", params={"event_id": headers["ce_id"]}
+                suite.notifier.url + "/v1/deliveries",
+                params={"event_id": headers["ce_id"]},
+                headers=suite.auth.headers("admin"),
             )
         ).json()["items"]
         assert [(d["status"], d["attempts"]) for d in deliveries] == [("succeeded", 1)]
         assert deliveries[0]["id"] == hook["delivery_id"]
 
-        counts = (await http.get(suite.targets.url + "/v1/live/case-events")).json()["counts"]
+        counts = (
+            await http.get(
+                suite.targets.url + "/v1/live/case-events", headers=suite.auth.headers("planner")
+            )
+        ).json()["counts"]
         assert counts.get(CREATED, 0) == tally_before + 1  # the replayed event counted once
 
 
@@ -136,14 +148,18 @@ async def test_every_service_serves_its_docs_and_health(suite: Suite) -> None:
             assert (await http.get(service.url + "/healthz")).json() == {"status": "ok"}
             ready = (await http.get(service.url + "/readyz")).json()
             assert ready["status"] == "ready" and ready["checks"]["database"] == "ok"
-        indicators = await http.get(suite.targets.url + "/v1/indicators")
+        indicators = await http.get(
+            suite.targets.url + "/v1/indicators", headers=suite.auth.headers("read_only")
+        )
         assert indicators.status_code == 200 and "items" in indicators.json()
 
 
 async def test_bad_input_is_refused_over_http(suite: Suite) -> None:
     async with httpx.AsyncClient(timeout=10) as http:
         response = await http.post(
-            suite.petitions.url + "/v1/cases", json={**CASE, "kind": "rumour"}
+            suite.petitions.url + "/v1/cases",
+            json={**CASE, "kind": "rumour"},
+            headers=suite.auth.headers("operator"),
         )
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
@@ -164,7 +180,9 @@ async def test_a_malformed_record_is_dead_lettered_and_the_notifier_keeps_consum
         await producer.stop()
 
     async with httpx.AsyncClient(timeout=10) as http:
-        created = await http.post(suite.petitions.url + "/v1/cases", json=CASE)
+        created = await http.post(
+            suite.petitions.url + "/v1/cases", json=CASE, headers=suite.auth.headers("operator")
+        )
         case_id = created.json()["id"]
         async with asyncio.timeout(60):
             while not await _received_for(http, suite, case_id):

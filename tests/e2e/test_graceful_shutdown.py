@@ -16,7 +16,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from gov_common.events import new_event, to_kafka
 from gov_common.events.petitions import CaseCreatedV1
-from gov_common.testing import Infrastructure
+from gov_common.testing import Infrastructure, TestAuth
 
 from .conftest import ServiceProcess
 from .test_first_slice import CASE
@@ -38,16 +38,17 @@ def case_created_payload() -> CaseCreatedV1:
     )
 
 
-def _env(infra: Infrastructure, prefix: str) -> dict[str, str]:
+def _env(infra: Infrastructure, prefix: str, auth: TestAuth) -> dict[str, str]:
     return {
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
         "GOV_KAFKA_TOPIC_PREFIX": prefix,
         "GOV_ENVIRONMENT": "test",
+        **auth.settings_env,
     }
 
 
 async def test_a_consumer_commits_what_it_handled_when_terminated(
-    infrastructure: Infrastructure, test_databases: dict[str, str]
+    infrastructure: Infrastructure, test_databases: dict[str, str], auth: TestAuth
 ) -> None:
     prefix = f"gs{uuid.uuid4().hex[:8]}."
     group = prefix + "targets-api"
@@ -56,7 +57,7 @@ async def test_a_consumer_commits_what_it_handled_when_terminated(
         "targets-api-shutdown",
         ["--factory", "targets_api.main:create_app"],
         {
-            **_env(infrastructure, prefix),
+            **_env(infrastructure, prefix, auth),
             "TARGETS_DATABASE_URL": test_databases["targets"],
             "TARGETS_CONSUMER_GROUP": group,
         },
@@ -84,7 +85,11 @@ async def test_a_consumer_commits_what_it_handled_when_terminated(
         async with httpx.AsyncClient(timeout=5) as http:
             async with asyncio.timeout(60):
                 while True:
-                    counts = (await http.get(targets.url + "/v1/live/case-events")).json()
+                    counts = (
+                        await http.get(
+                            targets.url + "/v1/live/case-events", headers=auth.headers("planner")
+                        )
+                    ).json()
                     if sum(counts["counts"].values()) >= 30:
                         break
                     await asyncio.sleep(0.2)
@@ -111,20 +116,27 @@ async def test_a_consumer_commits_what_it_handled_when_terminated(
 
 
 async def test_terminating_petitions_answers_requests_and_marks_what_it_published(
-    infrastructure: Infrastructure, test_databases: dict[str, str]
+    infrastructure: Infrastructure, test_databases: dict[str, str], auth: TestAuth
 ) -> None:
     prefix = f"gs{uuid.uuid4().hex[:8]}."
     petitions = ServiceProcess(
         "petitions-api-shutdown",
         ["--factory", "petitions_api.main:create_app"],
-        {**_env(infrastructure, prefix), "PETITIONS_DATABASE_URL": test_databases["petitions"]},
+        {
+            **_env(infrastructure, prefix, auth),
+            "PETITIONS_DATABASE_URL": test_databases["petitions"],
+        },
     )
     petitions.start()
     try:
         petitions.wait_ready()
         async with httpx.AsyncClient(timeout=30) as http:
             requests = [
-                asyncio.create_task(http.post(petitions.url + "/v1/cases", json=CASE))
+                asyncio.create_task(
+                    http.post(
+                        petitions.url + "/v1/cases", json=CASE, headers=auth.headers("operator")
+                    )
+                )
                 for _ in range(40)
             ]
             await asyncio.sleep(0.3)

@@ -219,3 +219,49 @@ async def kafka_admin(infrastructure: Infrastructure) -> AsyncIterator[Any]:
     await admin.start()
     yield admin
     await admin.close()
+
+
+@dataclass
+class TestAuth:
+    """A token issuer of the test session's own, and the settings that make services trust it."""
+
+    issuer: Any
+    jwks_json: str
+    issuer_url: str = "https://auth.test.invalid"
+    audience: str = "gov-suite"
+
+    def token(self, *roles: str, org_unit: str | None = None, subject: str | None = None) -> str:
+        from gov_common.security.principal import Role
+
+        parsed = [Role(r) for r in roles]
+        name = subject or f"test-{'-'.join(roles) or 'nobody'}"
+        return str(self.issuer.issue(name, parsed, org_unit=org_unit))
+
+    def headers(
+        self, *roles: str, org_unit: str | None = None, subject: str | None = None
+    ) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(*roles, org_unit=org_unit, subject=subject)}"}
+
+    @property
+    def settings_env(self) -> dict[str, str]:
+        """Environment variables (or settings aliases) for a service to verify these tokens."""
+        return {
+            "GOV_AUTH_ISSUER": self.issuer_url,
+            "GOV_AUTH_AUDIENCE": self.audience,
+            "GOV_AUTH_JWKS": self.jwks_json,
+        }
+
+
+@pytest.fixture(scope="session")
+def auth() -> TestAuth:
+    import orjson
+
+    from gov_common.security.tokens import SigningKey, TokenIssuer
+
+    test_auth = TestAuth(issuer=None, jwks_json="")
+    issuer = TokenIssuer(
+        issuer=test_auth.issuer_url, audience=test_auth.audience, keys=[SigningKey.generate()]
+    )
+    test_auth.issuer = issuer
+    test_auth.jwks_json = orjson.dumps(issuer.jwks()).decode()
+    return test_auth
