@@ -92,3 +92,30 @@ async def test_wrong_credentials_get_oauth_errors(
     assert response.status_code == status
     assert response.json()["error"] == error
     assert "access_token" not in response.json()
+
+
+def test_signing_keys_round_trip_through_their_setting() -> None:
+    from gov_common.security.issuer_setup import encode_signing_key, parse_signing_keys
+
+    keys = [SigningKey.generate("new"), SigningKey.generate("old")]
+    parsed = parse_signing_keys(",".join(encode_signing_key(k) for k in keys))
+    assert parsed == keys
+    with pytest.raises(ValueError, match="kid:base64url"):
+        parse_signing_keys("no-separator")
+
+
+def test_demonstration_accounts_are_refused_outside_development(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from gov_common.security.issuer_setup import load_accounts
+
+    path = tmp_path / "accounts.yaml"
+    path.write_text(
+        "development_only: true\naccounts:\n"
+        f"  - {{id: op, kind: person, roles: [operator], secret_hash: '{hash_secret('x')}'}}\n",
+        encoding="utf-8",
+    )
+    assert [a.id for a in load_accounts(path, development=True)] == ["op"]
+    with pytest.raises(ValueError, match="development-only"):
+        load_accounts(path, development=False)
+    path.write_text("accounts:\n  - {id: op, kind: robot, roles: [operator], secret_hash: x}\n")
+    with pytest.raises(ValueError):
+        load_accounts(path, development=True)
