@@ -42,6 +42,7 @@ from gov_common.metrics import (
     CONSUMER_LAG,
     service_name,
 )
+from gov_common.supervision import run_until_stopped, sleep_or_stop
 from gov_common.tracing import span_from_event
 
 log = structlog.get_logger(__name__)
@@ -147,28 +148,20 @@ class IdempotentConsumer:
         self._stopping.set()
 
     async def run(self) -> None:
-        attempt = 0
-        while not self._stopping.is_set():
-            try:
-                await self._start()
-                attempt = 0
-                await self._consume()
-            except asyncio.CancelledError:
-                await self._shutdown()
-                raise
-            except Exception as exc:
-                attempt += 1
-                self.broker_reachable = False
-                delay = backoff_delay(attempt, base=0.5, cap=15.0)
-                log.warning(
-                    "consumer.error",
-                    consumer=self.name,
-                    error=repr(exc),
-                    retry_in_s=round(delay, 2),
-                )
-                await self._shutdown()
-                await self._sleep(delay)
-        await self._shutdown()
+        async def start_and_consume() -> None:
+            await self._start()
+            await self._consume()
+
+        async def reset() -> None:
+            self.broker_reachable = False
+            await self._shutdown()
+
+        try:
+            await run_until_stopped(
+                start_and_consume, self._stopping, name="consumer", on_failure=reset
+            )
+        finally:
+            await self._shutdown()
 
     async def _start(self) -> None:
         await ensure_topics(self._bootstrap, self._contract_topics, prefix=self._prefix)
@@ -277,7 +270,7 @@ class IdempotentConsumer:
                     error=repr(exc),
                     retry_in_s=round(delay, 2),
                 )
-                if await self._sleep(delay):
+                if await sleep_or_stop(self._stopping, delay):
                     return None
 
     async def _handle_once(self, event: CloudEvent, payload: BaseModel, handler: Handler) -> bool:
@@ -320,8 +313,9 @@ class IdempotentConsumer:
             except Exception as send_exc:
                 # The offset must not move before the record is safe in the DLQ.
                 log.warning("consumer.dlq_send_failed", consumer=self.name, error=repr(send_exc))
-                if await self._sleep(
-                    backoff_delay(attempt, base=self._retry_base, cap=self._retry_cap)
+                if await sleep_or_stop(
+                    self._stopping,
+                    backoff_delay(attempt, base=self._retry_base, cap=self._retry_cap),
                 ):
                     return None
         self.dead_letter_count += 1
@@ -335,10 +329,3 @@ class IdempotentConsumer:
             reason=reason,
         )
         return _Outcome(handled=False, dead_lettered=True)
-
-    async def _sleep(self, seconds: float) -> bool:
-        try:
-            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
-        except TimeoutError:
-            return False
-        return True

@@ -38,8 +38,9 @@ from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from gov_common.db import unit_of_work
 from gov_common.events.envelope import CloudEvent, to_kafka
-from gov_common.messaging.kafka import backoff_delay, ensure_topics, new_producer
+from gov_common.messaging.kafka import ensure_topics, new_producer
 from gov_common.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED, service_name
+from gov_common.supervision import run_until_stopped, sleep_or_stop
 from gov_common.tracing import current_traceparent
 
 log = structlog.get_logger(__name__)
@@ -140,27 +141,22 @@ class OutboxRelay:
         self._wakeup.set()
 
     async def run(self) -> None:
-        attempt = 0
-        while not self._stopping.is_set():
-            try:
-                await self._lead()
-                attempt = 0
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                attempt += 1
-                self.is_leader = False
-                delay = backoff_delay(attempt, base=0.5, cap=15.0)
-                log.warning("outbox.relay_error", error=repr(exc), retry_in_s=round(delay, 2))
-                await self._sleep(delay)
-        await self._close_producer()
+        async def step_down() -> None:
+            self.is_leader = False
+
+        try:
+            await run_until_stopped(
+                self._lead, self._stopping, name="outbox.relay", on_failure=step_down
+            )
+        finally:
+            await self._close_producer()
 
     async def _lead(self) -> None:
         connection: asyncpg.Connection[Any] = await asyncpg.connect(self._dsn)
         try:
             while not await connection.fetchval("SELECT pg_try_advisory_lock($1)", self._lock_key):
                 self.is_leader = False
-                if await self._sleep(self._poll_interval * 2):
+                if await sleep_or_stop(self._stopping, self._poll_interval * 2):
                     return
             self.is_leader = True
             await connection.add_listener(NOTIFY_CHANNEL, self._on_notify)
@@ -184,14 +180,6 @@ class OutboxRelay:
         except TimeoutError:
             # Also proves the listening connection is alive; a dead one raises and reconnects.
             await connection.fetchval("SELECT 1")
-
-    async def _sleep(self, seconds: float) -> bool:
-        """Sleep unless stopping; returns True when asked to stop."""
-        try:
-            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
-        except TimeoutError:
-            return False
-        return True
 
     async def _ensure_producer(self) -> AIOKafkaProducer:
         if self._producer is None:
