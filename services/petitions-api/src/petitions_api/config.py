@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
 from gov_common.settings import ServiceSettings
@@ -59,9 +59,27 @@ class Settings(ServiceSettings):
         default=1.0, ge=0, le=1, alias="PETITIONS_BASIC_SATISFACTION_WEIGHT"
     )
 
-    _split_lists = field_validator("grassroots_levels", "due_soon_thresholds", mode="before")(
-        _split
+    # The district's promise for the first-time grassroots resolution rate (≥ 80%).
+    grassroots_target: float = Field(default=0.8, ge=0, le=1, alias="PETITIONS_GRASSROOTS_TARGET")
+
+    # Open311 GeoReport v2 (/open311/v2): the API keys a client must send to file a request
+    # (comma-separated; the shared API-key table replaces this list later), the contact and
+    # key_service texts of discovery.json, and the public base URL when behind a proxy.
+    open311_api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, alias="PETITIONS_OPEN311_API_KEYS"
     )
+    open311_contact: str = Field(
+        default="12345 hotline centre of the district", alias="PETITIONS_OPEN311_CONTACT"
+    )
+    open311_key_service: str = Field(
+        default="ask the district's 12345 hotline centre for an API key",
+        alias="PETITIONS_OPEN311_KEY_SERVICE",
+    )
+    open311_base_url: str | None = Field(default=None, alias="PETITIONS_OPEN311_BASE_URL")
+
+    _split_lists = field_validator(
+        "grassroots_levels", "due_soon_thresholds", "open311_api_keys", mode="before"
+    )(_split)
 
     @field_validator("due_soon_thresholds")
     @classmethod

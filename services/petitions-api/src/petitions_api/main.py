@@ -24,6 +24,8 @@ from petitions_api.cases.routes import router as cases_router
 from petitions_api.config import Settings, get_settings
 from petitions_api.db import OutboxMessage
 from petitions_api.deadlines.sweeper import DeadlineSweeper
+from petitions_api.metrics.routes import router as metrics_router
+from petitions_api.open311.routes import router as open311_router
 from petitions_api.reference.routes import router as reference_router
 from petitions_api.reference.service import load_reference_data
 
@@ -83,7 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Petitions API (12345 / 信访)",
         description=DESCRIPTION,
         version="0.2.0",
-        routers=[cases_router, reference_router],
+        routers=[cases_router, reference_router, metrics_router, open311_router],
         readiness=readiness,
         lifespan=lifespan,
         settings=settings,

@@ -3,6 +3,7 @@
 from petitions_api.cases.models import Case, IdempotencyKey, Petitioner, TimelineEntry
 from petitions_api.db import OutboxMessage
 from petitions_api.deadlines.models import CaseDeadline, DeadlineAlert
+from petitions_api.metrics import models as metrics_models  # noqa: F401 - its indexes
 from petitions_api.reference.models import Category, HotlineTier, OrgUnit, ReferenceVersion
 
 __all__ = [

@@ -91,6 +91,8 @@ class Case(Base):
     final: Mapped[bool] = mapped_column(Boolean, default=False)
 
     accepted_on: Mapped[date | None] = mapped_column(Date)
+    # First time a unit took the case (签收): the hotline response rate counts it.
+    responded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     extended: Mapped[bool] = mapped_column(Boolean, default=False)
     reply_outcome: Mapped[ReplyOutcome | None] = mapped_column(
         str_enum(ReplyOutcome, "reply_outcome")

@@ -186,6 +186,7 @@ class CaseRead(BaseModel):
     review_stage: ReviewStage
     final: bool
     accepted_on: date | None
+    responded_at: datetime | None = None
     extended: bool
     reply_outcome: ReplyOutcome | None
     replied_on: date | None

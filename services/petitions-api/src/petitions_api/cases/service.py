@@ -605,6 +605,8 @@ async def _dispatch(ctx: _Context, body: ActionBody) -> _Outcome:
 async def _take(ctx: _Context, body: ActionBody) -> _Outcome:
     # Taking the case ends the window in which the unit may return it.
     await deadlines.meet_deadlines(ctx.session, ctx.case.id, [DeadlineKind.RETURN], at=ctx.now)
+    if ctx.case.responded_at is None:
+        ctx.case.responded_at = ctx.now  # the first 签收: what the response rate counts
     return _Outcome(details={"unit_id": ctx.case.handling_unit_id})
 
 
