@@ -21,12 +21,19 @@ PYTHON=${GOV_PYTHON:-$ROOT/.venv/bin/python}
 export NOTIFIER_WEBHOOK_SECRET NOTIFIER_WEBHOOK_URL
 export WEBHOOK_SINK_SECRET=$NOTIFIER_WEBHOOK_SECRET WEBHOOK_SINK_LOG=$LOG_DIR/webhook-sink.jsonl
 
-# name|port|uvicorn arguments|readiness path
+# Sign-in on a developer's machine: petitions-api runs the built-in token issuer with the
+# demonstration accounts (README, "Signing in"); the other services trust its JWKS.
+: "${GOV_AUTH_ISSUER:=http://127.0.0.1:$PETITIONS_PORT}"
+export GOV_AUTH_ISSUER
+ISSUER_ENV="GOV_AUTH_ACCOUNTS_FILE=${GOV_AUTH_ACCOUNTS_FILE:-$ROOT/deploy/local/demo-accounts.yaml}"
+VERIFIER_ENV="GOV_AUTH_JWKS_URL=${GOV_AUTH_JWKS_URL:-http://127.0.0.1:$PETITIONS_PORT/.well-known/jwks.json}"
+
+# name|port|uvicorn arguments|readiness path|extra environment
 PROCESSES=(
-  "webhook-sink|$WEBHOOK_SINK_PORT|--app-dir deploy/local webhook_sink:app|/healthz"
-  "petitions-api|$PETITIONS_PORT|--factory petitions_api.main:create_app|/readyz"
-  "targets-api|$TARGETS_PORT|--factory targets_api.main:create_app|/readyz"
-  "notifier|$NOTIFIER_PORT|--factory notifier.main:create_app|/readyz"
+  "webhook-sink|$WEBHOOK_SINK_PORT|--app-dir deploy/local webhook_sink:app|/healthz|"
+  "petitions-api|$PETITIONS_PORT|--factory petitions_api.main:create_app|/readyz|$ISSUER_ENV"
+  "targets-api|$TARGETS_PORT|--factory targets_api.main:create_app|/readyz|$VERIFIER_ENV"
+  "notifier|$NOTIFIER_PORT|--factory notifier.main:create_app|/readyz|$VERIFIER_ENV"
 )
 
 say() { printf '[suite] %s\n' "$*" >&2; }
@@ -64,20 +71,20 @@ pid_of() {
 
 start_all() {
   mkdir -p "$RUN_DIR" "$LOG_DIR"
-  local entry name port args path
+  local entry name port args path extra_env
   for entry in "${PROCESSES[@]}"; do
-    IFS='|' read -r name port args path <<<"$entry"
+    IFS='|' read -r name port args path extra_env <<<"$entry"
     if pid_of "$name" >/dev/null; then
       say "$name already runs (pid $(pid_of "$name"))"
       continue
     fi
-    # shellcheck disable=SC2086 # args is a list of words on purpose
-    (cd "$ROOT" && exec "$PYTHON" -m uvicorn $args --host 127.0.0.1 --port "$port" \
-      >>"$LOG_DIR/$name.log" 2>&1) &
+    # shellcheck disable=SC2086 # args and extra_env are lists of words on purpose
+    (cd "$ROOT" && exec env $extra_env "$PYTHON" -m uvicorn $args --host 127.0.0.1 \
+      --port "$port" >>"$LOG_DIR/$name.log" 2>&1) &
     echo $! >"$RUN_DIR/$name.pid"
   done
   for entry in "${PROCESSES[@]}"; do
-    IFS='|' read -r name port args path <<<"$entry"
+    IFS='|' read -r name port args path _ <<<"$entry"
     wait_ready "$name" "http://127.0.0.1:$port$path"
   done
   cat >&2 <<EOT
