@@ -27,6 +27,7 @@ from sqlalchemy.engine import make_url
 from gov_common.clock import today_in_china
 from gov_common.events import CloudEvent, new_event, to_kafka
 from gov_common.testing import Infrastructure, create_database, drop_database, migrate
+from gov_common.testing import TestAuth as SessionAuth
 
 from .conftest import ServiceProcess
 
@@ -36,16 +37,21 @@ LIVE_SOURCE = "petitions.first_time_grassroots_rate"
 
 
 class LiveTargets:
-    def __init__(self, process: ServiceProcess, prefix: str, bootstrap: str) -> None:
+    def __init__(
+        self, process: ServiceProcess, prefix: str, bootstrap: str, auth: SessionAuth
+    ) -> None:
         self.process = process
         self.prefix = prefix
         self.bootstrap = bootstrap
         self.group = prefix + "targets-api"
         self.topic = prefix + "petitions.case-events"
+        # The planning office sets the plan up; everyone else only reads it.
+        self.planner = auth.headers("planner", subject="e2e-planner")
+        self.reader = auth.headers("read_only", subject="e2e-reader")
 
 
 @pytest.fixture(scope="module")
-def live_targets(infrastructure: Infrastructure) -> Iterator[LiveTargets]:
+def live_targets(infrastructure: Infrastructure, auth: SessionAuth) -> Iterator[LiveTargets]:
     """A targets-api process of this module's own: fresh database, own topics and group."""
     name = f"targets_live{uuid.uuid4().hex[:8]}"
     admin_url = infrastructure.admin_url("targets")
@@ -62,13 +68,14 @@ def live_targets(infrastructure: Infrastructure) -> Iterator[LiveTargets]:
             "TARGETS_DATABASE_URL": url,
             "TARGETS_CONSUMER_GROUP": prefix + "targets-api",
             "TARGETS_PETITIONS_BASE_URL": "http://petitions.e2e",
+            **auth.settings_env,  # trust the session's token issuer
         },
     )
     try:
         migrate("targets", url)
         process.start()
         process.wait_ready()
-        yield LiveTargets(process, prefix, infrastructure.kafka_bootstrap_servers)
+        yield LiveTargets(process, prefix, infrastructure.kafka_bootstrap_servers, auth)
     finally:
         process.stop()
         asyncio.run(drop_database(admin_url, name))
@@ -114,6 +121,10 @@ def _resolved(case_id: uuid.UUID, *, grassroots: bool) -> CloudEvent:
     )
 
 
+def _closed(case_id: uuid.UUID, rating: str = "satisfied") -> CloudEvent:
+    return _case_event("closed", case_id, closed_on=today_in_china().isoformat(), rating=rating)
+
+
 async def _publish(live: LiveTargets, events: list[CloudEvent]) -> dict[TopicPartition, int]:
     """Send the events; the last offset written to each partition."""
     producer = AIOKafkaProducer(
@@ -154,7 +165,10 @@ async def _wait_consumed(live: LiveTargets, last: dict[TopicPartition, int]) -> 
 
 
 async def _live(http: httpx.AsyncClient, live: LiveTargets, indicator_id: str) -> dict[str, Any]:
-    detail = (await http.get(f"{live.process.url}/v1/indicators/{indicator_id}")).json()
+    url = f"{live.process.url}/v1/indicators/{indicator_id}"
+    response = await http.get(url, headers=live.reader)
+    assert response.status_code == 200, response.text
+    detail = response.json()
     return {**detail["live"], "value": detail["progress"]["value"], "status": detail["status"]}
 
 
@@ -164,8 +178,12 @@ async def test_resolving_first_time_petitions_moves_the_live_indicator_once(
     live = live_targets
     year = today_in_china().year
     async with httpx.AsyncClient(base_url=live.process.url, timeout=10) as http:
+        anonymous = await http.get("/v1/plans")
+        assert anonymous.status_code == 401  # the process enforces its access policy
         plan = await http.post(
-            "/v1/plans", json={"code": f"e2e-{year}", "name_zh": f"{year}年计划", "year": year}
+            "/v1/plans",
+            json={"code": f"e2e-{year}", "name_zh": f"{year}年计划", "year": year},
+            headers=live.planner,
         )
         assert plan.status_code == 201, plan.text
         created = await http.post(
@@ -178,6 +196,7 @@ async def test_resolving_first_time_petitions_moves_the_live_indicator_once(
                 "target": 80,
                 "live_source": LIVE_SOURCE,
             },
+            headers=live.planner,
         )
         assert created.status_code == 201, created.text
         indicator_id = created.json()["id"]
@@ -188,27 +207,41 @@ async def test_resolving_first_time_petitions_moves_the_live_indicator_once(
         cases = [uuid.uuid4() for _ in range(3)]
         first = [_case_event("created", c) for c in cases]
         resolutions = [_resolved(c, grassroots=i < 2) for i, c in enumerate(cases)]
-        await _wait_consumed(live, await _publish(live, first + resolutions))
+        closings = [_closed(c) for c in cases]
+        await _wait_consumed(live, await _publish(live, first + resolutions + closings))
         after = await _live(http, live, indicator_id)
         assert (after["numerator"], after["denominator"]) == (2, 3)
         assert after["value"] == "66.67"
         assert after["status"] == "off_track"  # 66.67% is below 80% less the 10% tolerance
-        assert after["cases_url"].startswith("http://petitions.e2e/v1/cases?first_time=true")
+        assert after["cases_url"].startswith(
+            "http://petitions.e2e/v1/metrics/first-time-grassroots-resolution/cases?"
+        )
         assert after["period_start"] == f"{year}-01-01"
 
         # Redelivery: the very same events (same ce_id) again. Nothing is counted twice.
-        await _wait_consumed(live, await _publish(live, [first[0], resolutions[0], resolutions[2]]))
+        await _wait_consumed(
+            live, await _publish(live, [first[0], resolutions[0], resolutions[2], closings[1]])
+        )
         again = await _live(http, live, indicator_id)
         assert (again["numerator"], again["denominator"], again["value"]) == (2, 3, "66.67")
-        tally = (await http.get("/v1/live/case-events")).json()["counts"]
-        assert tally == {"gov.petitions.case.created.v1": 3, "gov.petitions.case.resolved.v1": 3}
+        tally = (await http.get("/v1/live/case-events", headers=live.reader)).json()["counts"]
+        assert tally == {
+            "gov.petitions.case.created.v1": 3,
+            "gov.petitions.case.resolved.v1": 3,
+            "gov.petitions.case.closed.v1": 3,
+        }
 
         # A fourth first-time case resolved at the grassroots moves the figure again.
         fourth = uuid.uuid4()
         await _wait_consumed(
             live,
             await _publish(
-                live, [_case_event("created", fourth), _resolved(fourth, grassroots=True)]
+                live,
+                [
+                    _case_event("created", fourth),
+                    _resolved(fourth, grassroots=True),
+                    _closed(fourth),
+                ],
             ),
         )
         moved = await _live(http, live, indicator_id)

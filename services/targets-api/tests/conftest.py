@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
-from gov_common.testing import Infrastructure, create_database, drop_database, migrate
+from gov_common.testing import Infrastructure, TestAuth, create_database, drop_database, migrate
 from targets_api.config import Settings
 from targets_api.main import create_app
 
@@ -32,9 +32,12 @@ def targets_database(infrastructure: Infrastructure) -> Iterator[str]:
 
 
 @pytest.fixture
-def settings(targets_database: str, infrastructure: Infrastructure, topic_prefix: str) -> Settings:
+def settings(
+    targets_database: str, infrastructure: Infrastructure, topic_prefix: str, auth: TestAuth
+) -> Settings:
     return Settings.model_validate(
         {
+            **auth.settings_env,
             "TARGETS_DATABASE_URL": targets_database,
             "KAFKA_BOOTSTRAP_SERVERS": infrastructure.kafka_bootstrap_servers,
             "GOV_KAFKA_TOPIC_PREFIX": topic_prefix,
@@ -53,10 +56,30 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
 
 
 @pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def client(app: FastAPI, auth: TestAuth) -> AsyncIterator[httpx.AsyncClient]:
+    """Signed in as the planning office, which owns plans and indicators and reviews reports;
+    department reports pass ``headers=department("edu")``."""
+    transport = httpx.ASGITransport(app)
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://targets",
+        headers=auth.headers("planner", subject="planner@fgj"),
+    ) as http:
+        yield http
+
+
+@pytest.fixture
+async def bare(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client without credentials: anonymous, or with the headers a test passes."""
     transport = httpx.ASGITransport(app)
     async with httpx.AsyncClient(transport=transport, base_url="http://targets") as http:
         yield http
+
+
+@pytest.fixture
+def department(auth: TestAuth) -> Callable[[str], dict[str, str]]:
+    """Headers of a handler of a department: its org unit is the reporting department."""
+    return lambda code: auth.headers("handler", org_unit=code, subject=f"clerk@{code}")
 
 
 @pytest.fixture

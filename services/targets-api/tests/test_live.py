@@ -18,6 +18,7 @@ from gov_common.events import new_event, to_kafka
 from gov_common.events.registry import PETITIONS_CASE_EVENTS
 from gov_common.messaging.inbox import IdempotentConsumer
 from gov_common.testing import Infrastructure
+from gov_common.testing import TestAuth as SessionAuth
 from targets_api.config import Settings
 from targets_api.db import InboxMessage
 from targets_api.live.consumers import case_event_handlers
@@ -79,6 +80,26 @@ def resolved(
     return new_event(
         source=SOURCE,
         type="gov.petitions.case.resolved.v1",
+        subject=str(case_id),
+        data=data,
+        time=at,
+    )
+
+
+def closed(
+    case_id: uuid.UUID,
+    at: datetime,
+    *,
+    rating: str | None = "satisfied",
+    first_time: bool = True,
+    on: date = TODAY,
+    kind: str = "petition_case",
+) -> Any:
+    data = {**_base(case_id, at, first_time), "closed_on": on.isoformat(), "rating": rating}
+    data["kind"] = kind
+    return new_event(
+        source=SOURCE,
+        type="gov.petitions.case.closed.v1",
         subject=str(case_id),
         data=data,
         time=at,
@@ -153,18 +174,26 @@ async def test_the_rate_counts_first_time_cases_resolved_effectively_at_the_gras
     indicator_id = await _live_plan(client, plan_code, start, end)
     feed = Harness(app, settings, f"live-{plan_code}").feed
     t0 = datetime(start.year, start.month, start.day, 9, tzinfo=UTC)
-    a, b, c, d, e = (uuid.uuid4() for _ in range(5))
+    a, b, c, d, e, f = (uuid.uuid4() for _ in range(6))
+    hour = timedelta(hours=1)
     await feed(
         created(a, t0),
-        resolved(a, t0 + timedelta(hours=1), on=start),  # counted
+        resolved(a, t0 + hour, on=start),
+        closed(a, t0 + 2 * hour, on=start),  # counted: grassroots, satisfied
         created(b, t0),
-        resolved(b, t0 + timedelta(hours=1), grassroots=False, on=start),
+        resolved(b, t0 + hour, grassroots=False, on=start),
+        closed(b, t0 + 2 * hour, on=start),  # concluded, but answered by the district
         created(c, t0),
-        resolved(c, t0 + timedelta(hours=1), effective=False, on=start),
+        resolved(c, t0 + hour, on=start),
+        closed(c, t0 + 2 * hour, rating="dissatisfied", on=start),  # not effective
         created(d, t0, first_time=False),  # a repeat petition: outside the figure
-        resolved(d, t0 + timedelta(hours=1), first_time=False, on=start),
+        resolved(d, t0 + hour, first_time=False, on=start),
+        closed(d, t0 + 2 * hour, first_time=False, on=start),
         created(e, t0),
-        resolved(e, t0 + timedelta(hours=1), on=end + timedelta(days=1)),
+        resolved(e, t0 + hour, on=end),
+        closed(e, t0 + 2 * hour, on=end + timedelta(days=1)),  # concluded after the period
+        resolved(f, t0 + hour, on=start),
+        closed(f, t0 + 2 * hour, on=start, kind="hotline_ticket"),  # 12345 tickets do not count
     )
     rate = (
         await client.get(
@@ -172,11 +201,12 @@ async def test_the_rate_counts_first_time_cases_resolved_effectively_at_the_gras
             params={"start": start.isoformat(), "end": end.isoformat()},
         )
     ).json()
-    assert (rate["resolved_effectively_at_grassroots"], rate["first_time_resolved"]) == (1, 3)
+    assert (rate["concluded_effectively_at_grassroots"], rate["first_time_concluded"]) == (1, 3)
     assert rate["rate_percent"] == pytest.approx(33.33)
     assert rate["definition_versions"] == ["2023.1"]
     assert rate["cases_url"] == (
-        f"http://petitions.test/v1/cases?first_time=true&resolved_from={start}&resolved_to={end}"
+        "http://petitions.test/v1/metrics/first-time-grassroots-resolution/cases"
+        f"?from={start}&to={end}"
     )
 
     detail = (await client.get(f"/v1/indicators/{indicator_id}")).json()
@@ -187,22 +217,24 @@ async def test_the_rate_counts_first_time_cases_resolved_effectively_at_the_gras
     assert detail["progress"]["value"] == "33.33"
     assert detail["status"] == "overdue"  # the period is over and the rate is below 80%
 
-    # Reopening b takes it out until it is resolved again; a late, older event changes nothing.
-    await feed(reopened(b, t0 + timedelta(hours=2)))
-    await feed(resolved(b, t0 + timedelta(minutes=90), grassroots=False, on=start))
+    # Reopening b takes it out until it is closed again; a late, older event changes nothing.
+    await feed(reopened(b, t0 + 3 * hour))
+    await feed(closed(b, t0 + 150 * timedelta(minutes=1), on=start))
     detail = (await client.get(f"/v1/indicators/{indicator_id}")).json()
     assert (detail["live"]["numerator"], detail["live"]["denominator"]) == (1, 2)
-    await feed(resolved(b, t0 + timedelta(hours=3), on=start))
+    await feed(resolved(b, t0 + 4 * hour, on=start), closed(b, t0 + 5 * hour, on=start))
     detail = (await client.get(f"/v1/indicators/{indicator_id}")).json()
     assert (detail["live"]["numerator"], detail["live"]["denominator"]) == (2, 3)
 
 
 async def test_live_indicators_take_no_reports_and_periods_are_checked(
-    client: httpx.AsyncClient, plan_code: str
+    client: httpx.AsyncClient, plan_code: str, auth: SessionAuth
 ) -> None:
     indicator_id = await _live_plan(client, plan_code, date(2023, 1, 1), date(2023, 12, 31))
     response = await client.post(
-        f"/v1/indicators/{indicator_id}/reports", json={"value": 90, "department": "x"}
+        f"/v1/indicators/{indicator_id}/reports",
+        json={"value": 90},
+        headers=auth.headers("handler", org_unit="D-XFJ"),
     )
     assert response.status_code == 409 and "live" in response.json()["detail"]
     bad = await client.get(
@@ -238,6 +270,7 @@ async def test_over_kafka_redelivery_and_replay_from_the_start_give_the_same_val
         events += [
             created(case, t0),
             resolved(case, t0 + timedelta(hours=1), on=start, grassroots=i != 3),
+            closed(case, t0 + timedelta(hours=2), on=start),
         ]
     topic = settings.topic(PETITIONS_CASE_EVENTS)
     producer = AIOKafkaProducer(bootstrap_servers=infrastructure.kafka_bootstrap_servers)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -22,6 +23,8 @@ from targets_api.progress import service as progress
 from targets_api.progress.models import ProgressReport
 
 pytestmark = pytest.mark.integration
+
+Department = Callable[[str], dict[str, str]]  # the department fixture: code → headers
 
 TODAY = today_in_china()
 YEAR = TODAY.year
@@ -157,7 +160,7 @@ async def test_conflicts_and_unknowns_say_what_to_fix(
 
 
 async def test_progress_history_corrections_and_status_events(
-    client: httpx.AsyncClient, app: FastAPI, plan_code: str
+    client: httpx.AsyncClient, app: FastAPI, plan_code: str, department: Department
 ) -> None:
     await _plan(client, plan_code)
     indicator = await _indicator(client, plan_code, target=10)
@@ -165,18 +168,16 @@ async def test_progress_history_corrections_and_status_events(
 
     first = await client.post(
         url,
-        json={
-            "value": 4,
-            "department": "edu",
-            "note": "一季度",
-            "evidence": ["https://example.gov/a.pdf"],
-        },
+        json={"value": 4, "note": "一季度", "evidence": ["https://example.gov/a.pdf"]},
+        headers=department("edu"),
     )
     assert first.status_code == 201, first.text
     assert first.json()["state"] == "recorded"
+    # Who reported comes from the token: its org unit and subject.
+    assert (first.json()["department"], first.json()["reported_by"]) == ("edu", "clerk@edu")
     # The correction supersedes the first report, which is kept unchanged in the history.
     correction = await client.post(
-        url, json={"value": 10, "department": "edu", "supersedes": first.json()["id"]}
+        url, json={"value": 10, "supersedes": first.json()["id"]}, headers=department("edu")
     )
     assert correction.status_code == 201, correction.text
 
@@ -191,7 +192,7 @@ async def test_progress_history_corrections_and_status_events(
 
     # A report can be corrected once; the correction of a correction goes on the newest.
     again = await client.post(
-        url, json={"value": 9, "department": "edu", "supersedes": first.json()["id"]}
+        url, json={"value": 9, "supersedes": first.json()["id"]}, headers=department("edu")
     )
     assert again.status_code == 409 and correction.json()["id"] in again.json()["detail"]
 
@@ -203,27 +204,33 @@ async def test_progress_history_corrections_and_status_events(
 
 
 @pytest.mark.parametrize(
-    ("body", "status", "says"),
+    ("body", "reporter", "status", "says"),
     [
-        ({"department": "edu"}, 422, "needs a value"),
-        ({"value": 1, "department": "edu", "done": True}, 422, "milestone indicators only"),
-        ({"value": 1, "department": "finance"}, 403, "responsible: edu"),
-        ({"value": 1, "department": "edu", "as_of": "2999-01-01"}, 422, "in the future"),
-        ({"value": 1, "department": "edu", "evidence": ["not a url"]}, 422, "evidence"),
-        ({"value": 1, "department": "edu", "supersedes": str(uuid.UUID(int=1))}, 422, "supersedes"),
+        ({}, "edu", 422, "needs a value"),
+        ({"value": 1, "done": True}, "edu", 422, "milestone indicators only"),
+        ({"value": 1}, "finance", 403, "responsible: edu"),
+        ({"value": 1, "as_of": "2999-01-01"}, "edu", 422, "in the future"),
+        ({"value": 1, "evidence": ["not a url"]}, "edu", 422, "evidence"),
+        ({"value": 1, "supersedes": str(uuid.UUID(int=1))}, "edu", 422, "supersedes"),
+        # The department is the caller's; the body can no longer name one.
+        ({"value": 1, "department": "edu"}, "finance", 422, "department"),
     ],
 )
 async def test_bad_reports_are_refused_and_nothing_is_written(
     client: httpx.AsyncClient,
     app: FastAPI,
     plan_code: str,
+    department: Department,
     body: dict[str, Any],
+    reporter: str,
     status: int,
     says: str,
 ) -> None:
     await _plan(client, plan_code)
     indicator = await _indicator(client, plan_code)
-    response = await client.post(f"/v1/indicators/{indicator['id']}/reports", json=body)
+    response = await client.post(
+        f"/v1/indicators/{indicator['id']}/reports", json=body, headers=department(reporter)
+    )
     assert response.status_code == status, response.text
     assert says in response.text
     async with app.state.sessions() as session:
@@ -237,7 +244,7 @@ async def test_bad_reports_are_refused_and_nothing_is_written(
 
 
 async def test_milestone_reports_name_their_sub_milestones(
-    client: httpx.AsyncClient, plan_code: str
+    client: httpx.AsyncClient, plan_code: str, department: Department
 ) -> None:
     await _plan(client, plan_code)
     indicator = await _indicator(
@@ -248,34 +255,37 @@ async def test_milestone_reports_name_their_sub_milestones(
         milestones=[{"code": "a", "name_zh": "甲"}, {"code": "b", "name_zh": "乙"}],
     )
     url = f"/v1/indicators/{indicator['id']}/reports"
-    unknown = await client.post(url, json={"milestones_done": ["c"], "department": "edu"})
+    edu = department("edu")
+    unknown = await client.post(url, json={"milestones_done": ["c"]}, headers=edu)
     assert unknown.status_code == 422 and "unknown milestone code(s) c" in unknown.text
-    assert (
-        await client.post(url, json={"milestones_done": ["a"], "department": "edu"})
-    ).status_code == 201
+    assert (await client.post(url, json={"milestones_done": ["a"]}, headers=edu)).status_code == 201
     read = (await client.get(f"/v1/indicators/{indicator['id']}")).json()
     assert [m["done"] for m in read["milestones"]] == [True, False]
     assert read["status"] == "on_track"
-    await client.post(url, json={"milestones_done": ["a", "b"], "department": "edu"})
+    await client.post(url, json={"milestones_done": ["a", "b"]}, headers=edu)
     assert (await client.get(f"/v1/indicators/{indicator['id']}")).json()["status"] == "achieved"
 
 
 async def test_with_approval_a_report_counts_only_once_approved(
-    client: httpx.AsyncClient, app: FastAPI, plan_code: str
+    client: httpx.AsyncClient, app: FastAPI, plan_code: str, department: Department
 ) -> None:
     await _plan(client, plan_code, requires_approval=True)
     indicator = await _indicator(client, plan_code, target=10)
     url = f"/v1/indicators/{indicator['id']}/reports"
-    submitted = (await client.post(url, json={"value": 10, "department": "edu"})).json()
+    submitted = (await client.post(url, json={"value": 10}, headers=department("edu"))).json()
     assert submitted["state"] == "submitted"
     read = (await client.get(f"/v1/indicators/{indicator['id']}")).json()
     assert read["status"] == "not_started" and read["progress"]["value"] is None
 
-    returned = await client.post(
-        f"/v1/reports/{submitted['id']}/return", json={"reviewer": "fgj", "note": "缺佐证"}
+    # A department cannot review reports, not even its own.
+    own = await client.post(
+        f"/v1/reports/{submitted['id']}/approval", json={}, headers=department("edu")
     )
+    assert own.status_code == 403
+    returned = await client.post(f"/v1/reports/{submitted['id']}/return", json={"note": "缺佐证"})
     assert returned.json()["state"] == "returned"
-    twice = await client.post(f"/v1/reports/{submitted['id']}/approval", json={"reviewer": "fgj"})
+    assert returned.json()["reviewed_by"] == "planner@fgj"
+    twice = await client.post(f"/v1/reports/{submitted['id']}/approval", json={})
     assert twice.status_code == 409 and "only submitted reports" in twice.json()["detail"]
 
     corrected = (
@@ -283,16 +293,14 @@ async def test_with_approval_a_report_counts_only_once_approved(
             url,
             json={
                 "value": 10,
-                "department": "edu",
                 "evidence": ["https://example.gov/b.pdf"],
                 "supersedes": submitted["id"],
             },
+            headers=department("edu"),
         )
     ).json()
-    approved = await client.post(
-        f"/v1/reports/{corrected['id']}/approval", json={"reviewer": "fgj"}
-    )
-    assert approved.status_code == 200 and approved.json()["reviewed_by"] == "fgj"
+    approved = await client.post(f"/v1/reports/{corrected['id']}/approval")  # no note: no body
+    assert approved.status_code == 200 and approved.json()["reviewed_by"] == "planner@fgj"
     read = (await client.get(f"/v1/indicators/{indicator['id']}")).json()
     assert read["status"] == "achieved" and read["progress"]["value"] == "10.0000"
     states = [
@@ -302,7 +310,7 @@ async def test_with_approval_a_report_counts_only_once_approved(
 
 
 async def test_copying_a_plan_starts_a_new_year_from_its_catalogue(
-    client: httpx.AsyncClient, plan_code: str
+    client: httpx.AsyncClient, plan_code: str, department: Department
 ) -> None:
     await _plan(client, plan_code, name_zh=f"{YEAR}年政府工作报告")
     source = await _indicator(
@@ -314,7 +322,7 @@ async def test_copying_a_plan_starts_a_new_year_from_its_catalogue(
         milestones=[{"code": "a", "name_zh": "甲", "due_date": f"{YEAR}-06-30"}],
     )
     await client.post(
-        f"/v1/indicators/{source['id']}/reports", json={"done": True, "department": "edu"}
+        f"/v1/indicators/{source['id']}/reports", json={"done": True}, headers=department("edu")
     )
     copy = await client.post(
         f"/v1/plans/{plan_code}/copies", json={"code": plan_code + "-next", "year": YEAR + 1}
@@ -332,7 +340,11 @@ async def test_copying_a_plan_starts_a_new_year_from_its_catalogue(
 
 
 async def test_the_sweep_reminds_a_silent_department_once_per_period(
-    client: httpx.AsyncClient, app: FastAPI, settings: Settings, plan_code: str
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    settings: Settings,
+    plan_code: str,
+    department: Department,
 ) -> None:
     start = TODAY - timedelta(days=100)
     await _plan(
@@ -345,7 +357,7 @@ async def test_the_sweep_reminds_a_silent_department_once_per_period(
     silent = await _indicator(client, plan_code, code="S")
     talking = await _indicator(client, plan_code, code="T")
     await client.post(
-        f"/v1/indicators/{talking['id']}/reports", json={"value": 1, "department": "edu"}
+        f"/v1/indicators/{talking['id']}/reports", json={"value": 1}, headers=department("edu")
     )
 
     async with app.state.sessions() as session, session.begin():

@@ -11,13 +11,16 @@ import pytest
 from openpyxl import load_workbook
 
 from gov_common.clock import today_in_china
+from gov_common.testing import TestAuth as SessionAuth
 
 pytestmark = pytest.mark.integration
 
 YEAR = today_in_china().year
 
 
-async def _catalogue(client: httpx.AsyncClient, plan_code: str) -> dict[str, Any]:
+async def _catalogue(
+    client: httpx.AsyncClient, plan_code: str, auth: SessionAuth
+) -> dict[str, Any]:
     plan = (
         await client.post("/v1/plans", json={"code": plan_code, "name_zh": "计划", "year": YEAR})
     ).json()
@@ -76,12 +79,14 @@ async def _catalogue(client: httpx.AsyncClient, plan_code: str) -> dict[str, Any
             "items"
         ]
     }
-    await client.post(
-        f"/v1/indicators/{ids['A']}/reports", json={"value": 10, "department": "hrss"}
-    )
-    await client.post(
-        f"/v1/indicators/{ids['D']}/reports", json={"done": True, "department": "culture"}
-    )
+    reports = [("A", {"value": 10}, "hrss"), ("D", {"done": True}, "culture")]
+    for code, report, department in reports:
+        response = await client.post(
+            f"/v1/indicators/{ids[code]}/reports",
+            json=report,
+            headers=auth.headers("handler", org_unit=department),
+        )
+        assert response.status_code == 201, response.text
     return {"plan": plan, "ids": ids}
 
 
@@ -89,8 +94,8 @@ async def _codes(client: httpx.AsyncClient, **params: Any) -> list[str]:
     return [i["code"] for i in (await client.get("/v1/indicators", params=params)).json()["items"]]
 
 
-async def test_filters(client: httpx.AsyncClient, plan_code: str) -> None:
-    plan_id = (await _catalogue(client, plan_code))["plan"]["id"]
+async def test_filters(client: httpx.AsyncClient, plan_code: str, auth: SessionAuth) -> None:
+    plan_id = (await _catalogue(client, plan_code, auth))["plan"]["id"]
     assert await _codes(client, plan_id=plan_id) == ["A", "B", "C", "D", "E"]
     assert await _codes(client, plan_id=plan_id, category="culture") == ["D", "E"]
     assert await _codes(client, plan_id=plan_id, department="hrss") == ["A", "B", "C", "D"]
@@ -102,9 +107,9 @@ async def test_filters(client: httpx.AsyncClient, plan_code: str) -> None:
 
 
 async def test_cursor_pagination_walks_every_indicator_once(
-    client: httpx.AsyncClient, plan_code: str
+    client: httpx.AsyncClient, plan_code: str, auth: SessionAuth
 ) -> None:
-    plan_id = (await _catalogue(client, plan_code))["plan"]["id"]
+    plan_id = (await _catalogue(client, plan_code, auth))["plan"]["id"]
     seen: list[str] = []
     cursor = None
     for _ in range(10):
@@ -120,9 +125,9 @@ async def test_cursor_pagination_walks_every_indicator_once(
 
 
 async def test_dashboard_counts_by_status_and_department_and_the_livelihood_projects(
-    client: httpx.AsyncClient, plan_code: str
+    client: httpx.AsyncClient, plan_code: str, auth: SessionAuth
 ) -> None:
-    await _catalogue(client, plan_code)
+    await _catalogue(client, plan_code, auth)
     board = (await client.get(f"/v1/plans/{plan_code}/dashboard")).json()
     assert board["total"] == 5
     assert board["by_status"]["achieved"] == 2 and board["by_status"]["not_started"] == 3
@@ -136,8 +141,10 @@ async def test_dashboard_counts_by_status_and_department_and_the_livelihood_proj
     assert missing.status_code == 404 and "plan nope does not exist" in missing.json()["detail"]
 
 
-async def test_exports_as_csv_and_xlsx(client: httpx.AsyncClient, plan_code: str) -> None:
-    await _catalogue(client, plan_code)
+async def test_exports_as_csv_and_xlsx(
+    client: httpx.AsyncClient, plan_code: str, auth: SessionAuth
+) -> None:
+    await _catalogue(client, plan_code, auth)
     response = await client.get(f"/v1/plans/{plan_code}/export", params={"format": "csv"})
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))

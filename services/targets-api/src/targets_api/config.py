@@ -49,7 +49,7 @@ class Settings(ServiceSettings):
         alias="TARGETS_PETITIONS_METRIC_URL",
     )
     petitions_cases_url: str = Field(
-        default="{base}/v1/cases?first_time=true&resolved_from={start}&resolved_to={end}",
+        default="{base}/v1/metrics/first-time-grassroots-resolution/cases?from={start}&to={end}",
         alias="TARGETS_PETITIONS_CASES_URL",
     )
 

@@ -1,4 +1,4 @@
-"""The targets database: declarative base, the inbox and the outbox tables."""
+"""The targets database: declarative base, the inbox, the outbox and the API keys."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from gov_common.db import Base as CommonBase
 from gov_common.db import new_metadata
 from gov_common.messaging.inbox import InboxMixin
 from gov_common.messaging.outbox import OutboxMixin
+from gov_common.security.api_keys import ApiKeyMixin
 
 
 class Base(CommonBase):
@@ -19,3 +20,7 @@ class InboxMessage(InboxMixin, Base):
 
 class OutboxMessage(OutboxMixin, Base):
     __tablename__ = "outbox"
+
+
+class ApiKey(ApiKeyMixin, Base):
+    """Keys of the other government systems that may call this service (stored hashed)."""

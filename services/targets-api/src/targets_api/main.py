@@ -14,13 +14,18 @@ from gov_common.health import Readiness
 from gov_common.messaging.inbox import IdempotentConsumer
 from gov_common.messaging.outbox import OutboxRelay
 from gov_common.observability import configure_observability
+from gov_common.security.access import Authenticator
+from gov_common.security.admin_routes import api_key_router
+from gov_common.security.api_keys import principal_for_api_key
+from gov_common.security.setup import jwt_verifier
 from targets_api.config import Settings, get_settings
-from targets_api.db import InboxMessage, OutboxMessage
+from targets_api.db import ApiKey, InboxMessage, OutboxMessage
 from targets_api.indicators.routes import router as indicators_router
 from targets_api.live.consumers import case_event_handlers
 from targets_api.live.routes import router as live_router
 from targets_api.progress.routes import router as progress_router
 from targets_api.progress.sweeper import Sweeper
+from targets_api.security import POLICY
 
 DESCRIPTION = """
 Every target of the government work report: indicators, progress, status, and live
@@ -71,14 +76,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await workers.stop()
             await engine.dispose()
 
+    # Bearer tokens from the configured issuer; API keys for other government systems.
+    authenticator = Authenticator(
+        jwt_verifier(settings),
+        api_keys=lambda session, key: principal_for_api_key(session, ApiKey, key),
+    )
     app = create_service_app(
         title="Targets API (政府工作报告目标)",
         description=DESCRIPTION,
         version="0.1.0",
-        routers=[indicators_router, progress_router, live_router],
+        routers=[indicators_router, progress_router, live_router, api_key_router(ApiKey)],
         readiness=readiness,
         lifespan=lifespan,
         settings=settings,
+        access=(POLICY, authenticator),
     )
     app.state.settings = settings
     app.state.sessions = sessions

@@ -36,5 +36,10 @@ class CaseFact(Base):
     effective: Mapped[bool | None] = mapped_column(Boolean)
     resolution_level: Mapped[str | None] = mapped_column(String(32))
     definition_version: Mapped[str | None] = mapped_column(String(32))
+    # From case.created / every lifecycle event: only 信访 cases (petition_case) count.
+    kind: Mapped[str | None] = mapped_column(String(32))
+    # Set by case.closed (办结) with the call-back rating, cleared by case.reopened.
+    closed_on: Mapped[date | None] = mapped_column(Date, index=True)
+    rating: Mapped[str | None] = mapped_column(String(32))
     # The newest event applied; an older one arriving late changes nothing.
     last_event_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

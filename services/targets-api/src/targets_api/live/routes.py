@@ -21,8 +21,8 @@ class CaseEventCounts(BaseModel):
 class GrassrootsRate(BaseModel):
     period_start: date
     period_end: date
-    first_time_resolved: int
-    resolved_effectively_at_grassroots: int
+    first_time_concluded: int
+    concluded_effectively_at_grassroots: int
     rate_percent: float | None
     definition_versions: list[str]
     metric_url: str
@@ -49,8 +49,8 @@ async def grassroots_rate(
     return GrassrootsRate(
         period_start=start,
         period_end=end,
-        first_time_resolved=figure.denominator,
-        resolved_effectively_at_grassroots=figure.numerator,
+        first_time_concluded=figure.denominator,
+        concluded_effectively_at_grassroots=figure.numerator,
         rate_percent=float(percent) if percent is not None else None,
         definition_versions=figure.definition_versions,
         metric_url=metric_url,

@@ -1,9 +1,12 @@
 """Keeping live figures from consumed events. Called inside the consumer's transaction.
 
-The first-time grassroots resolution rate (初信初访基层有效化解率) of a period is
-  first-time cases resolved in the period, effectively and at the grassroots
-  ÷ first-time cases resolved in the period,
-following the petitions service's definition (its version travels in ``case.resolved``).
+The first-time grassroots resolution rate (初信初访基层有效化解率) of a period follows the
+petitions service's definition ``grassroots-v1`` (its version travels in ``case.resolved``):
+  first-time 信访 cases closed in the period whose reply came from the grassroots and whose
+  call-back rating was satisfied or basically satisfied
+  ÷ first-time 信访 cases closed in the period.
+12345 hotline tickets and review cases (复查/复核, never first-time) are not counted; a reopened
+case is not concluded until it is closed again.
 Each case's facts are *set* from its newest event, never incremented, so redelivering or
 replaying the topic from the start leaves the same figures.
 """
@@ -28,6 +31,9 @@ LIVE_SOURCES = frozenset({FIRST_TIME_GRASSROOTS_RATE})
 
 CASE_CREATED = "gov.petitions.case.created.v1"
 CASE_RESOLVED = "gov.petitions.case.resolved.v1"
+CASE_CLOSED = "gov.petitions.case.closed.v1"
+PETITION_CASE = "petition_case"
+EFFECTIVE_RATINGS = ("satisfied", "basically_satisfied")
 CASE_REOPENED = "gov.petitions.case.reopened.v1"
 
 
@@ -54,8 +60,9 @@ async def apply_case_event(
 ) -> bool:
     """Update the case's facts from one event; False when it changes nothing (not relevant,
     or older than what was already applied)."""
+    changes: dict[str, Any]
     if event_type == CASE_CREATED:
-        changes: dict[str, Any] = {}
+        changes = {}
         if data.get("first_time") is not None:
             changes["first_time"] = bool(data["first_time"])
     elif event_type == CASE_RESOLVED:
@@ -68,6 +75,13 @@ async def apply_case_event(
         }
         if data.get("first_time") is not None:
             changes["first_time"] = bool(data["first_time"])
+    elif event_type == CASE_CLOSED:
+        changes = {
+            "closed_on": date.fromisoformat(str(data["closed_on"])),
+            "rating": data.get("rating"),
+        }
+        if data.get("first_time") is not None:
+            changes["first_time"] = bool(data["first_time"])
     elif event_type == CASE_REOPENED:
         changes = {
             "resolved_on": None,
@@ -75,11 +89,15 @@ async def apply_case_event(
             "effective": None,
             "resolution_level": None,
             "definition_version": None,
+            "closed_on": None,
+            "rating": None,
         }
         if data.get("first_time") is not None:
             changes["first_time"] = bool(data["first_time"])
     else:
         return False
+    if data.get("kind") is not None:
+        changes["kind"] = str(data["kind"])
     case_id = uuid.UUID(str(data["case_id"]))
     statement = insert(CaseFact).values(
         case_id=case_id, case_number=str(data["case_number"]), last_event_at=at, **changes
@@ -112,12 +130,13 @@ class RateFigure:
 
 async def first_time_grassroots_rate(session: AsyncSession, start: date, end: date) -> RateFigure:
     in_period = and_(
+        CaseFact.kind == PETITION_CASE,
         CaseFact.first_time.is_(True),
-        CaseFact.resolved_on.is_not(None),
-        CaseFact.resolved_on >= start,
-        CaseFact.resolved_on <= end,
+        CaseFact.closed_on.is_not(None),
+        CaseFact.closed_on >= start,
+        CaseFact.closed_on <= end,
     )
-    counted = and_(CaseFact.grassroots.is_(True), CaseFact.effective.is_(True))
+    counted = and_(CaseFact.grassroots.is_(True), CaseFact.rating.in_(EFFECTIVE_RATINGS))
     row = (
         await session.execute(select(func.count(), func.count().filter(counted)).where(in_period))
     ).one()

@@ -38,13 +38,14 @@ class ProgressReport(Base):
     note: Mapped[str | None] = mapped_column(Text)
     evidence: Mapped[list[str]] = mapped_column(ARRAY(String(2000)), default=list)
     department: Mapped[str] = mapped_column(String(100))
-    reported_by: Mapped[str | None] = mapped_column(String(100))
+    # The caller's subject (token ``sub`` or ``api-key:<id>``), never taken from the body.
+    reported_by: Mapped[str | None] = mapped_column(String(255))
     # A correction names the report it replaces; the replaced one then no longer counts.
     supersedes_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("progress_reports.id"), unique=True
     )
     state: Mapped[ReportState] = mapped_column(str_enum(ReportState, "report_state"))
-    reviewed_by: Mapped[str | None] = mapped_column(String(100))
+    reviewed_by: Mapped[str | None] = mapped_column(String(255))
     review_note: Mapped[str | None] = mapped_column(Text)
     reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -12,7 +12,11 @@ from targets_api.progress.models import ReportState
 
 
 class ReportCreate(BaseModel):
-    """A department's report; a correction names the report it supersedes."""
+    """A department's report; a correction names the report it supersedes.
+
+    Who reports is not part of the body: the reporting department is the caller's org unit
+    and ``reported_by`` the caller's subject, both from the token or API key.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -24,15 +28,14 @@ class ReportCreate(BaseModel):
     as_of: date | None = Field(default=None, description="default: today in China")
     note: str | None = Field(default=None, max_length=4000)
     evidence: list[AnyHttpUrl] = Field(default_factory=list, max_length=20)
-    department: str = Field(min_length=1, max_length=100, description="reporting org-unit code")
-    reported_by: str | None = Field(default=None, max_length=100)
     supersedes: UUID | None = Field(default=None, description="id of the report this corrects")
 
 
 class ReportReview(BaseModel):
+    """The planning office's decision; the reviewer is the caller (token or API key)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    reviewer: str = Field(min_length=1, max_length=100)
     note: str | None = Field(default=None, max_length=4000)
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gov_common.clock import today_in_china
 from gov_common.problems import NotFoundError, ProblemError
+from gov_common.security.principal import Principal
 from targets_api.config import Settings
 from targets_api.indicators import events
 from targets_api.indicators import service as indicators
@@ -24,9 +25,35 @@ def _invalid(detail: str) -> ProblemError:
     return ProblemError(422, detail, problem_type="validation-error")
 
 
-async def _check(
-    session: AsyncSession, indicator: Indicator, data: ReportCreate, as_of: date, today: date
-) -> None:
+def _not_responsible(detail: str) -> ProblemError:
+    return ProblemError(403, detail, problem_type="not-responsible")
+
+
+def reporting_department(indicator: Indicator, reporter: Principal) -> str:
+    """The department a report is filed for: the caller's own org unit, and only when that
+    department leads or co-organises the indicator (牵头单位 / 配合单位). Everyone, admins
+    included, reports as a department, so a report always names a responsible one."""
+    department = reporter.org_unit
+    if not department:
+        raise _not_responsible(
+            "progress is reported by a department: sign in with a token or API key that "
+            "names your department's org_unit"
+        )
+    responsible = indicator.departments
+    if not responsible:
+        raise _not_responsible(
+            f"indicator {indicator.code} has no lead or co-organising department yet; "
+            "the planning office assigns one before progress can be reported"
+        )
+    if department not in responsible:
+        raise _not_responsible(
+            f"department {department} is not responsible for {indicator.code}; "
+            f"responsible: {', '.join(responsible)}"
+        )
+    return department
+
+
+def _takes_reports(indicator: Indicator) -> None:
     if indicator.live_source is not None:
         raise ProblemError(
             409,
@@ -34,6 +61,11 @@ async def _check(
             "events, so it takes no progress reports",
             problem_type="live-indicator",
         )
+
+
+async def _check(
+    session: AsyncSession, indicator: Indicator, data: ReportCreate, as_of: date, today: date
+) -> None:
     if as_of > today:
         raise _invalid(f"as_of {as_of} is in the future; report progress as of today or earlier")
     if indicator.kind is IndicatorKind.MILESTONE:
@@ -56,14 +88,6 @@ async def _check(
             raise _invalid(f"a {indicator.kind.value} indicator needs a value ({indicator.unit})")
         if data.done is not None or data.milestones_done:
             raise _invalid("done and milestones_done are for milestone indicators only")
-    allowed = indicator.departments
-    if allowed and data.department not in allowed:
-        raise ProblemError(
-            403,
-            f"department {data.department} is not responsible for {indicator.code}; "
-            f"responsible: {', '.join(allowed)}",
-            problem_type="not-responsible",
-        )
 
 
 async def report_progress(
@@ -71,12 +95,16 @@ async def report_progress(
     indicator_id: uuid.UUID,
     data: ReportCreate,
     *,
+    reporter: Principal,
     settings: Settings,
     today: date | None = None,
 ) -> ProgressReport:
-    """Record a report (or a correction); publish progress_reported and any status change."""
+    """Record a report (or a correction) for the reporter's department, which must be
+    responsible for the indicator; publish progress_reported and any status change."""
     today = today or today_in_china()
     indicator = await indicators.get_indicator(session, indicator_id)
+    _takes_reports(indicator)
+    department = reporting_department(indicator, reporter)
     as_of = data.as_of or today
     await _check(session, indicator, data, as_of, today)
     if data.supersedes is not None:
@@ -86,6 +114,12 @@ async def report_progress(
         if replaced is None or replaced.indicator_id != indicator.id:
             raise _invalid(
                 f"supersedes: report {data.supersedes} is not a report of this indicator"
+            )
+        # A department corrects its own statements, not a co-organiser's.
+        if replaced.department != department:
+            raise _not_responsible(
+                f"report {replaced.id} was filed by {replaced.department}; only that "
+                "department can correct it"
             )
         already = await session.scalar(
             select(ProgressReport.id).where(ProgressReport.supersedes_id == replaced.id)
@@ -106,8 +140,8 @@ async def report_progress(
         as_of=as_of,
         note=data.note,
         evidence=[str(url) for url in data.evidence],
-        department=data.department,
-        reported_by=data.reported_by,
+        department=department,
+        reported_by=reporter.subject,
         supersedes_id=data.supersedes,
         state=ReportState.SUBMITTED if plan.requires_approval else ReportState.RECORDED,
     )
@@ -146,6 +180,7 @@ async def review_report(
     report_id: uuid.UUID,
     data: ReportReview,
     *,
+    reviewer: Principal,
     approve: bool,
     settings: Settings,
     today: date | None = None,
@@ -164,7 +199,7 @@ async def review_report(
             problem_type="not-submitted",
         )
     report.state = ReportState.APPROVED if approve else ReportState.RETURNED
-    report.reviewed_by = data.reviewer
+    report.reviewed_by = reviewer.subject
     report.review_note = data.note
     report.reviewed_at = datetime.now(UTC)
     await session.flush()
