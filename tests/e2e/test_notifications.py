@@ -1,6 +1,7 @@
 """Notifications end to end: an overdue case reaches its handling unit and its supervisor by a
-signed webhook and by email through a real SMTP server, once each — also when the notifier is
-SIGKILLed mid-batch and started again.
+signed webhook, by email through a real SMTP server and by (sandbox) SMS, once each — also when
+the notifier is SIGKILLed mid-batch and started again — and no recipient's phone number or
+email address appears in the notifier's logs or its Kafka records.
 
 The notifier here is a process of this file's own, with its own database and topic prefix, so
 its dispatcher never shares deliveries with the suite's notifier. The overdue events are
@@ -21,15 +22,16 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiosmtpd.controller import Controller
 from sqlalchemy.engine import make_url
 
 from gov_common.events import CloudEvent, new_event, to_kafka
-from gov_common.events.contracts import PETITIONS_CASE_EVENTS
+from gov_common.events.contracts import NOTIFIER_DELIVERY_EVENTS, PETITIONS_CASE_EVENTS
 from gov_common.events.petitions import CASE_OVERDUE_V1, CaseOverdueV1
 from gov_common.messaging.kafka import ensure_topics
 from gov_common.testing import Infrastructure, create_database, drop_database, migrate
+from gov_common.testing import TestAuth as Auth
 
 from .conftest import ServiceProcess, free_port
 
@@ -38,6 +40,12 @@ pytestmark = pytest.mark.e2e
 SECRET = "e2e-notifications-" + uuid.uuid4().hex
 UNIT = "610203104"  # a town office (镇办)
 SUPERVISOR = "u-supervisor-e2e"
+# The recipients' addresses: personal data that must never reach a log line or a record.
+UNIT_EMAIL, UNIT_PHONE = "xfb@chenlu.example", "+8613800138000"
+SUPERVISOR_EMAIL, SUPERVISOR_PHONE = "li@duban.example", "+8613900139001"
+HOOK_TOKEN = "e2e-hook-token-" + uuid.uuid4().hex[:8]
+CHANNELS = ["webhook", "email", "sms"]
+PER_EVENT = 2 * len(CHANNELS)  # the unit and the supervisor, on every channel
 
 
 class SmtpInbox:
@@ -66,10 +74,14 @@ class SmtpInbox:
 
 
 class Stack:
-    def __init__(self, sink: ServiceProcess, smtp: SmtpInbox, env: dict[str, str]) -> None:
+    def __init__(
+        self, sink: ServiceProcess, smtp: SmtpInbox, env: dict[str, str], auth: Auth
+    ) -> None:
         self.sink = sink
         self.smtp = smtp
         self.env = env
+        # The notifier's configuration is an admin's to manage.
+        self.admin = auth.headers("admin", subject="e2e-admin")
         self.bootstrap = env["KAFKA_BOOTSTRAP_SERVERS"]
         self.prefix = env["GOV_KAFKA_TOPIC_PREFIX"]
 
@@ -85,7 +97,9 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(infrastructure: Infrastructure, test_databases: dict[str, str]) -> Iterator[Stack]:
+def stack(
+    infrastructure: Infrastructure, test_databases: dict[str, str], auth: Auth
+) -> Iterator[Stack]:
     # A database of its own (same server as test_databases), migrated like the others.
     base = make_url(test_databases["notifier"])
     name = f"{base.database}_notif"
@@ -112,6 +126,7 @@ def stack(infrastructure: Infrastructure, test_databases: dict[str, str]) -> Ite
         "NOTIFIER_CONSUMER_GROUP": prefix + "notifier",
         "GOV_ENVIRONMENT": "test",
         "GOV_LOG_LEVEL": "INFO",
+        **auth.settings_env,
         "NOTIFIER_WEBHOOK_SECRET": SECRET,
         "NOTIFIER_SMTP_HOST": "127.0.0.1",
         "NOTIFIER_SMTP_PORT": str(smtp_port),
@@ -122,13 +137,13 @@ def stack(infrastructure: Infrastructure, test_databases: dict[str, str]) -> Ite
         # Short, so deliveries claimed by a killed process are sent again soon after.
         "NOTIFIER_CLAIM_LEASE_S": "5",
         # Slow enough that a batch is still being sent when the process is killed.
-        "NOTIFIER_RATE_LIMITS": "webhook=3/1,email=3/1",
+        "NOTIFIER_RATE_LIMITS": "webhook=3/1,email=3/1,sms=3/1",
         "NOTIFIER_DISPATCH_BATCH": "4",
     }
     try:
         sink.start()
         sink.wait_ready()
-        yield Stack(sink, smtp, env)
+        yield Stack(sink, smtp, env, auth)
     finally:
         sink.stop()
         controller.stop()
@@ -145,14 +160,17 @@ async def _configure(http: httpx.AsyncClient, notifier: str, sink: str) -> None:
             "name": "陈炉镇信访办",
             "org_unit_id": UNIT,
             "roles": ["handler"],
-            "email": "xfb@chenlu.example",
-            "webhook_url": f"{sink}/hooks/unit",
+            "email": UNIT_EMAIL,
+            "phone": UNIT_PHONE,
+            # A token in the query, as many receivers want: a secret that is never logged.
+            "webhook_url": f"{sink}/hooks/unit?token={HOOK_TOKEN}",
         },
         {
             "kind": "person",
             "name": "李督办",
             "user_id": SUPERVISOR,
-            "email": "li@duban.example",
+            "email": SUPERVISOR_EMAIL,
+            "phone": SUPERVISOR_PHONE,
             "webhook_url": f"{sink}/hooks/supervisor",
         },
     ):
@@ -182,7 +200,7 @@ async def _configure(http: httpx.AsyncClient, notifier: str, sink: str) -> None:
                 {"source": "handling_unit", "role": "handler"},
                 {"source": "supervisor"},
             ],
-            "channels": ["webhook", "email"],
+            "channels": CHANNELS,
             "template_id": template.json()["id"],
         },
     )
@@ -240,7 +258,7 @@ async def _wait_all_delivered(
                 items = (
                     await http.get(notifier.url + "/v1/deliveries", params={"event_id": event.id})
                 ).json()["items"]
-                if len(items) == 4 and all(i["status"] == "succeeded" for i in items):
+                if len(items) == PER_EVENT and all(i["status"] == "succeeded" for i in items):
                     break
                 await asyncio.sleep(0.3)
 
@@ -270,8 +288,8 @@ def _assert_once_each(
         for m in event_mails:
             by_address.setdefault(m["to"][0], set()).add(m["delivery_id"])
         assert {a: len(ids) for a, ids in by_address.items()} == {
-            "xfb@chenlu.example": 1,
-            "li@duban.example": 1,
+            UNIT_EMAIL: 1,
+            SUPERVISOR_EMAIL: 1,
         }, event_mails
         assert {m["subject"] for m in event_mails} == {f"【超期】{case_number}"}
 
@@ -281,7 +299,7 @@ async def test_an_overdue_case_notifies_its_unit_and_supervisor_once_by_webhook_
 ) -> None:
     notifier = stack.notifier()
     try:
-        async with httpx.AsyncClient(timeout=10) as http:
+        async with httpx.AsyncClient(timeout=10, headers=stack.admin) as http:
             await _configure(http, notifier.url, stack.sink.url)
             event = _overdue()
             await _publish(stack, [event, event])  # a duplicate, as Kafka may redeliver
@@ -299,10 +317,10 @@ async def test_a_notifier_killed_mid_batch_delivers_everything_once_after_restar
     stack: Stack,
 ) -> None:
     notifier = stack.notifier()
-    events = [_overdue() for _ in range(6)]  # 24 deliveries at 3 a second per channel
+    events = [_overdue() for _ in range(6)]  # 36 deliveries at 3 a second per channel
     ids = {e.id for e in events}
     try:
-        async with httpx.AsyncClient(timeout=10) as http:
+        async with httpx.AsyncClient(timeout=10, headers=stack.admin) as http:
             await _configure(http, notifier.url, stack.sink.url)
             await _publish(stack, events)
             async with asyncio.timeout(60):
@@ -317,3 +335,63 @@ async def test_a_notifier_killed_mid_batch_delivers_everything_once_after_restar
             _assert_once_each(stack, await _webhooks(http, stack, ids), events)
     finally:
         notifier.stop()
+
+
+async def _delivery_records(stack: Stack, event_id: str, count: int) -> list[bytes]:
+    """The notifier's delivery-events records from the start until ``count`` of them are about
+    ``event_id``: every value and header read on the way."""
+    consumer = AIOKafkaConsumer(
+        stack.prefix + NOTIFIER_DELIVERY_EVENTS,
+        bootstrap_servers=stack.bootstrap,
+        auto_offset_reset="earliest",
+        group_id=None,
+    )
+    await consumer.start()
+    found: list[bytes] = []
+    about_event = 0
+    try:
+        async with asyncio.timeout(60):
+            while about_event < count:
+                for batch in (await consumer.getmany(timeout_ms=500)).values():
+                    for record in batch:
+                        value = record.value or b""
+                        about_event += event_id.encode() in value
+                        found += [value, *(v for _, v in record.headers)]
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def test_no_recipient_address_reaches_the_notifiers_logs_or_kafka_records(
+    stack: Stack, auth: Auth
+) -> None:
+    notifier = stack.notifier()
+    try:
+        async with httpx.AsyncClient(timeout=10, headers=stack.admin) as http:
+            await _configure(http, notifier.url, stack.sink.url)
+            event = _overdue()
+            await _publish(stack, [event])
+            await _wait_all_delivered(http, notifier, [event])
+            # The addresses went out: by email, and to the (sandbox) SMS provider.
+            mails = [m for m in stack.smtp.snapshot() if m["event_id"] == event.id]
+            assert {m["to"][0] for m in mails} == {UNIT_EMAIL, SUPERVISOR_EMAIL}
+            # A supervisor and a machine client read deliveries, the addresses masked.
+            for role in ("supervisor", "system_client"):
+                shown = await http.get(
+                    notifier.url + "/v1/deliveries",
+                    params={"event_id": event.id},
+                    headers=auth.headers(role),
+                )
+                assert shown.status_code == 200
+                assert "138****8000" in shown.text and UNIT_PHONE not in shown.text
+            # Every outcome is relayed to Kafka; read them all (and any before them).
+            records = b"\n".join(await _delivery_records(stack, event.id, PER_EVENT))
+    finally:
+        notifier.stop()
+
+    logs = notifier.log_path.read_bytes()
+    assert b"delivery.attempted" in logs  # the log is the one the notifier wrote
+    for address in (UNIT_EMAIL, SUPERVISOR_EMAIL, UNIT_PHONE, SUPERVISOR_PHONE, HOOK_TOKEN):
+        for form in {address, address.removeprefix("+86")}:
+            assert form.encode() not in logs, form
+            assert form.encode() not in records, form

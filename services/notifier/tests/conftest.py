@@ -17,19 +17,24 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from gov_common.db import unit_of_work
-from gov_common.testing import Infrastructure
+from gov_common.testing import Infrastructure, TestAuth
 from notifier.config import Settings
 from notifier.main import create_app
 
-TABLES = ("deliveries", "rules", "templates", "recipients", "outbox", "inbox")
+# Not the personal-data access log: it is append-only (the database refuses TRUNCATE).
+TABLES = ("deliveries", "rules", "templates", "recipients", "outbox", "inbox", "api_keys")
 
 
 @pytest.fixture
 def settings(
-    test_databases: dict[str, str], infrastructure: Infrastructure, topic_prefix: str
+    test_databases: dict[str, str],
+    infrastructure: Infrastructure,
+    topic_prefix: str,
+    auth: TestAuth,
 ) -> Settings:
     return Settings.model_validate(
         {
+            **auth.settings_env,
             "NOTIFIER_DATABASE_URL": test_databases["notifier"],
             "KAFKA_BOOTSTRAP_SERVERS": infrastructure.kafka_bootstrap_servers,
             "GOV_KAFKA_TOPIC_PREFIX": topic_prefix,
@@ -59,7 +64,17 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
 
 
 @pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def client(app: FastAPI, auth: TestAuth) -> AsyncIterator[httpx.AsyncClient]:
+    """A client signed in as an admin: the role that manages the notifier's configuration."""
+    transport = httpx.ASGITransport(app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://notifier", headers=auth.headers("admin")
+    ) as http:
+        yield http
+
+
+@pytest.fixture
+async def anonymous(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app)
     async with httpx.AsyncClient(transport=transport, base_url="http://notifier") as http:
         yield http

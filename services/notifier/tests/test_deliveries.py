@@ -24,6 +24,7 @@ from notifier.deliveries import planning
 from notifier.deliveries.dispatcher import DeliveryDispatcher
 from notifier.deliveries.models import Delivery, DeliveryStatus
 from notifier.deliveries.ratelimit import TokenBucket
+from notifier.privacy import delivery_context
 
 from .conftest import Receiver, running
 
@@ -104,16 +105,28 @@ async def _setup(
 async def _plan(app: FastAPI, settings: Settings, event: CloudEvent) -> int:
     async with unit_of_work(app.state.sessions) as session:
         return await planning.plan_rule_deliveries(
-            session, event, parse_payload(event), events_topic=settings.topic("x")
+            session,
+            event,
+            parse_payload(event),
+            events_topic=settings.topic("x"),
+            cipher=app.state.cipher,
         )
 
 
 async def _deliveries(app: FastAPI, event: CloudEvent) -> list[Delivery]:
+    """The event's deliveries, detached, each with its stored (encrypted) address replaced by
+    the address in the clear, for the assertions."""
     async with app.state.sessions() as session:
-        rows = await session.scalars(
-            select(Delivery).where(Delivery.event_id == event.id).order_by(Delivery.recipient)
+        rows = list(
+            await session.scalars(
+                select(Delivery).where(Delivery.event_id == event.id).order_by(Delivery.created_at)
+            )
         )
-        return list(rows)
+        session.expunge_all()
+    for row in rows:
+        assert row.recipient.startswith("v1.")  # never stored in the clear
+        row.recipient = app.state.cipher.decrypt(row.recipient, context=delivery_context(row.id))
+    return rows
 
 
 async def _outbox(app: FastAPI) -> list[tuple[str, dict[str, Any]]]:

@@ -14,20 +14,27 @@ from gov_common.events import EVENT_TYPES, CloudEvent
 from gov_common.events.contracts import NOTIFIER_DELIVERY_EVENTS
 from gov_common.events.petitions import CASE_CREATED_V1
 from gov_common.messaging.inbox import Handler
+from gov_common.security.crypto import FieldCipher
+from gov_common.security.setup import field_cipher
 from notifier.config import Settings
 from notifier.deliveries import planning, service
 
 log = structlog.get_logger(__name__)
 
 
-def event_handlers(settings: Settings, topics: list[str]) -> dict[str, Handler]:
+def event_handlers(
+    settings: Settings, topics: list[str], *, cipher: FieldCipher | None = None
+) -> dict[str, Handler]:
     events_topic = settings.topic(NOTIFIER_DELIVERY_EVENTS)
+    sealer = cipher or field_cipher(settings)
 
     async def on_event(session: AsyncSession, event: CloudEvent, payload: BaseModel) -> None:
         if event.type == CASE_CREATED_V1 and settings.webhook_url is not None:
-            await service.plan_webhook_delivery(session, event, url=str(settings.webhook_url))
+            await service.plan_webhook_delivery(
+                session, event, url=str(settings.webhook_url), cipher=sealer
+            )
         planned = await planning.plan_rule_deliveries(
-            session, event, payload, events_topic=events_topic
+            session, event, payload, events_topic=events_topic, cipher=sealer
         )
         log.info("notifier.event_planned", event_id=event.id, event_type=event.type, new=planned)
 

@@ -1,4 +1,5 @@
-"""The notifier database: declarative base, the inbox and the outbox tables."""
+"""The notifier database: declarative base, the inbox and outbox tables, API keys and the
+personal-data access log."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from gov_common.db import Base as CommonBase
 from gov_common.db import new_metadata
 from gov_common.messaging.inbox import InboxMixin
 from gov_common.messaging.outbox import OutboxMixin
+from gov_common.security.api_keys import ApiKeyMixin
+from gov_common.security.audit import PersonalDataAccessMixin
 
 
 class Base(CommonBase):
@@ -21,3 +24,16 @@ class OutboxMessage(OutboxMixin, Base):
     """Delivery outcome events (notifier.delivery-events), written with the final state."""
 
     __tablename__ = "outbox"
+
+
+class ApiKey(ApiKeyMixin, Base):
+    """Keys of the government systems that may call the notifier (stored hashed)."""
+
+    __tablename__ = "api_keys"
+
+
+class PersonalDataAccess(PersonalDataAccessMixin, Base):
+    """Append-only: every unmasked read of a recipient's phone or email (the database refuses
+    UPDATE and DELETE)."""
+
+    __tablename__ = "personal_data_access_log"

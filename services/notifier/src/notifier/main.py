@@ -3,6 +3,7 @@ of delivery outcomes, and the API for recipients, rules, templates and deliverie
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -19,13 +20,18 @@ from gov_common.health import Readiness
 from gov_common.messaging.inbox import IdempotentConsumer
 from gov_common.messaging.outbox import OutboxRelay
 from gov_common.observability import configure_observability
+from gov_common.security.access import Authenticator
+from gov_common.security.admin_routes import access_log_router, api_key_router
+from gov_common.security.api_keys import principal_for_api_key
+from gov_common.security.setup import field_cipher, jwt_verifier
 from notifier.config import Settings, get_settings
 from notifier.consumers import event_handlers
-from notifier.db import InboxMessage, OutboxMessage
+from notifier.db import ApiKey, InboxMessage, OutboxMessage, PersonalDataAccess
 from notifier.deliveries.dispatcher import DeliveryDispatcher
 from notifier.deliveries.routes import router as deliveries_router
 from notifier.recipients.routes import router as recipients_router
 from notifier.rules.routes import router as rules_router
+from notifier.security import POLICY
 from notifier.templates.routes import router as templates_router
 
 DESCRIPTION = """
@@ -42,13 +48,17 @@ CONSUMED_TOPICS = [PETITIONS_CASE_EVENTS, TARGETS_INDICATOR_EVENTS]
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_observability(settings)
+    # httpx logs every request's full URL at INFO, and robot webhook URLs carry their token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
     sessions = create_session_factory(engine)
-    dispatcher = DeliveryDispatcher(session_factory=sessions, settings=settings)
+    # Recipients' addresses and robot secrets are encrypted at rest (notifier.privacy).
+    cipher = field_cipher(settings)
+    dispatcher = DeliveryDispatcher(session_factory=sessions, settings=settings, cipher=cipher)
     consumer = IdempotentConsumer(
         name=settings.consumer_group,
         topics=CONSUMED_TOPICS,
-        handlers=event_handlers(settings, CONSUMED_TOPICS),
+        handlers=event_handlers(settings, CONSUMED_TOPICS, cipher=cipher),
         session_factory=sessions,
         inbox_model=InboxMessage,
         bootstrap_servers=settings.kafka_bootstrap_servers,
@@ -84,16 +94,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await workers.stop()
             await engine.dispose()
 
+    authenticator = Authenticator(
+        jwt_verifier(settings), api_keys=lambda s, k: principal_for_api_key(s, ApiKey, k)
+    )
     app = create_service_app(
         title="Notifier",
         description=DESCRIPTION,
         version="0.2.0",
-        routers=[recipients_router, templates_router, rules_router, deliveries_router],
+        routers=[
+            recipients_router,
+            templates_router,
+            rules_router,
+            deliveries_router,
+            api_key_router(ApiKey),
+            access_log_router(PersonalDataAccess),
+        ],
         readiness=readiness,
         lifespan=lifespan,
         settings=settings,
+        access=(POLICY, authenticator),
     )
     app.state.settings = settings
+    app.state.cipher = cipher
     app.state.sessions = sessions
     app.state.engine = engine
     app.state.consumer = consumer

@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gov_common.db import unit_of_work
 from gov_common.events.contracts import NOTIFIER_DELIVERY_EVENTS
 from gov_common.metrics import NOTIFIER_DELIVERIES
+from gov_common.security.crypto import DecryptionError, FieldCipher
+from gov_common.security.setup import field_cipher
 from notifier.channels.base import Attempt, Channel, ChannelName, Outbound
 from notifier.channels.email import EmailChannel
 from notifier.channels.robots import DingtalkRobotChannel, WecomRobotChannel
@@ -24,6 +26,7 @@ from notifier.config import Settings
 from notifier.deliveries import service
 from notifier.deliveries.models import Delivery
 from notifier.deliveries.ratelimit import RateLimits
+from notifier.privacy import delivery_context, recipient_context, scrub, unseal
 from notifier.recipients.models import Recipient
 
 log = structlog.get_logger(__name__)
@@ -58,9 +61,11 @@ class DeliveryDispatcher:
         settings: Settings,
         http: httpx.AsyncClient | None = None,
         channels: Mapping[str, Channel] | None = None,
+        cipher: FieldCipher | None = None,
     ) -> None:
         self._sessions = session_factory
         self._settings = settings
+        self._cipher = cipher or field_cipher(settings)
         self._batch_size = settings.dispatch_batch_size
         self._lease = timedelta(seconds=settings.claim_lease_s)
         self._owns_http = http is None
@@ -87,7 +92,7 @@ class DeliveryDispatcher:
                 try:
                     sent = await self.dispatch_once()
                 except Exception as exc:  # the database may be away: keep trying
-                    log.warning("dispatcher.error", error=repr(exc))
+                    log.warning("dispatcher.error", error=scrub(repr(exc)))
                     sent = 0
                 if sent == 0:
                     poll = self._settings.dispatch_poll_interval_s
@@ -109,7 +114,8 @@ class DeliveryDispatcher:
             secrets = await self._dingtalk_secrets(session, claimed)
         if not claimed:
             return 0
-        attempts = await asyncio.gather(*(self._send(d, secrets) for d in claimed))
+        addresses = {d.id: self._address(d) for d in claimed}
+        attempts = await asyncio.gather(*(self._send(d, addresses[d.id], secrets) for d in claimed))
         outcomes: list[tuple[str, str]] = []
         async with unit_of_work(self._sessions) as session:
             for delivery, attempt in zip(claimed, attempts, strict=True):
@@ -121,25 +127,36 @@ class DeliveryDispatcher:
                     retry_base_s=self._settings.retry_base_s,
                     retry_cap_s=self._settings.retry_cap_s,
                     events_topic=self._events_topic,
+                    address=addresses[delivery.id],
                 )
+                # Ids, never addresses: whom it went to is the recipient id.
                 log.info(
                     "delivery.attempted",
                     delivery_id=str(delivery.id),
                     event_id=delivery.event_id,
+                    recipient_id=str(delivery.recipient_id) if delivery.recipient_id else None,
                     channel=delivery.channel,
                     attempt=delivery.attempts,
                     outcome=status.value,
                     status_code=attempt.status_code,
-                    error=attempt.error,
+                    error=scrub(attempt.error, [addresses[delivery.id]]) if attempt.error else None,
                 )
                 outcomes.append((delivery.channel, status.value))
         for channel, outcome in outcomes:  # counted once the outcomes are committed
             NOTIFIER_DELIVERIES.labels(channel, outcome).inc()
         return len(claimed)
 
-    @staticmethod
+    def _address(self, delivery: Delivery) -> str | None:
+        """The address the delivery goes to, decrypted; None when it cannot be (a retired key
+        or a damaged value), which fails the delivery with that reason."""
+        try:
+            return self._cipher.decrypt(delivery.recipient, context=delivery_context(delivery.id))
+        except (DecryptionError, ValueError) as exc:
+            log.warning("delivery.address_unreadable", delivery_id=str(delivery.id), error=str(exc))
+            return None
+
     async def _dingtalk_secrets(
-        session: AsyncSession, claimed: list[Delivery]
+        self, session: AsyncSession, claimed: list[Delivery]
     ) -> dict[object, str | None]:
         ids = {
             d.recipient_id
@@ -151,22 +168,43 @@ class DeliveryDispatcher:
         rows = await session.execute(
             select(Recipient.id, Recipient.dingtalk_secret).where(Recipient.id.in_(ids))
         )
-        return {rid: secret for rid, secret in rows.tuples()}
+        secrets: dict[object, str | None] = {}
+        for rid, sealed in rows.tuples():
+            try:
+                secrets[rid] = unseal(
+                    self._cipher, sealed, context=recipient_context(rid, "dingtalk_secret")
+                )
+            except (DecryptionError, ValueError) as exc:
+                # Sent unsigned, the robot refuses it: the delivery fails with its reason.
+                log.warning("recipient.secret_unreadable", recipient_id=str(rid), error=str(exc))
+                secrets[rid] = None
+        return secrets
 
-    async def _send(self, delivery: Delivery, secrets: dict[object, str | None]) -> Attempt:
+    async def _send(
+        self, delivery: Delivery, address: str | None, secrets: dict[object, str | None]
+    ) -> Attempt:
         channel = self.channels.get(delivery.channel)
         if channel is None:
             return Attempt(ok=False, error=f"no channel {delivery.channel!r}", permanent=True)
+        if address is None:
+            return Attempt(
+                ok=False,
+                error="the address cannot be decrypted: is its key still in GOV_PII_KEYS?",
+                permanent=True,
+            )
         await self._limits.acquire(delivery.channel)
         outbound = Outbound(
             delivery_id=str(delivery.id),
             event_id=delivery.event_id,
-            address=delivery.recipient,
+            address=address,
             body=delivery.body,
             secret=secrets.get(delivery.recipient_id),
         )
         try:
             return await channel.send(outbound)
         except Exception as exc:  # a channel's bug must not stop the others' records
-            log.exception("delivery.channel_error", delivery_id=str(delivery.id))
-            return Attempt(ok=False, error=f"{type(exc).__name__}: {exc}"[:2000])
+            # No traceback: its frames' text may hold the address; the scrubbed message and
+            # the exception type are what is safe to keep.
+            error = scrub(f"{type(exc).__name__}: {exc}", [address])[:2000]
+            log.error("delivery.channel_error", delivery_id=str(delivery.id), error=error)
+            return Attempt(ok=False, error=error)

@@ -41,7 +41,8 @@ class Delivery(Base):
     subject: Mapped[str | None] = mapped_column(String(200))
     rule: Mapped[str] = mapped_column(String(100))  # the rule's name, or a built-in rule's
     rule_id: Mapped[uuid.UUID | None] = mapped_column(index=True)  # None: a built-in rule
-    recipient: Mapped[str] = mapped_column(String(500))  # the address used
+    # The address used, encrypted (context deliveries/<id>/recipient): see notifier.privacy.
+    recipient: Mapped[str] = mapped_column(Text)
     recipient_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     channel: Mapped[str] = mapped_column(String(32))
     # Urgent deliveries ignore quiet hours.

@@ -14,11 +14,13 @@ from sqlalchemy import ColumnElement, any_, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gov_common.events import CloudEvent
+from gov_common.security.crypto import FieldCipher
 from notifier.channels.base import ChannelName
 from notifier.deliveries import events
 from notifier.deliveries.models import Delivery, DeliveryStatus
 from notifier.deliveries.quiet import quiet_until
 from notifier.deliveries.service import idempotency_key, insert_delivery, webhook_body
+from notifier.privacy import recipient_context, scrub
 from notifier.recipients.models import Recipient
 from notifier.recipients.schemas import ADDRESS_FIELDS
 from notifier.rules import service as rules
@@ -103,7 +105,12 @@ def message_body(
 
 
 async def plan_rule_deliveries(
-    session: AsyncSession, event: CloudEvent, payload: BaseModel, *, events_topic: str
+    session: AsyncSession,
+    event: CloudEvent,
+    payload: BaseModel,
+    *,
+    events_topic: str,
+    cipher: FieldCipher,
 ) -> int:
     """Record the deliveries every enabled matching rule makes of ``event``; how many are new."""
     data = payload.model_dump(mode="json")
@@ -140,6 +147,7 @@ async def plan_rule_deliveries(
                     urgent,
                     now,
                     events_topic,
+                    cipher,
                 )
     return created
 
@@ -155,8 +163,13 @@ async def _plan_one(
     urgent: bool,
     now: datetime,
     events_topic: str,
+    cipher: FieldCipher,
 ) -> int:
-    address = str(getattr(recipient, ADDRESS_FIELDS[channel]))
+    field = ADDRESS_FIELDS[channel]
+    # Decrypted only to be sealed again, bound to the delivery: the address it was sent to.
+    address = cipher.decrypt(
+        getattr(recipient, field), context=recipient_context(recipient.id, field)
+    )
     values: dict[str, Any] = {
         "idempotency_key": idempotency_key(event.id, str(rule.id), str(recipient.id), channel),
         "event_id": event.id,
@@ -164,7 +177,6 @@ async def _plan_one(
         "subject": event.subject,
         "rule": rule.name,
         "rule_id": rule.id,
-        "recipient": address,
         "recipient_id": recipient.id,
         "channel": channel.value,
         "urgent": urgent,
@@ -181,7 +193,7 @@ async def _plan_one(
         until = quiet_until(now, recipient.quiet_start, recipient.quiet_end)
         if until is not None:
             values["next_attempt_at"] = until
-    delivery_id = await insert_delivery(session, **values)
+    delivery_id = await insert_delivery(session, cipher=cipher, address=address, **values)
     if delivery_id is None:
         return 0
     if failure is not None:
@@ -190,5 +202,5 @@ async def _plan_one(
         await events.delivery_failed(
             session, delivery, topic=events_topic, attempts=1, reason=failure
         )
-        log.warning("delivery.render_failed", delivery_id=str(delivery_id), reason=failure)
+        log.warning("delivery.render_failed", delivery_id=str(delivery_id), reason=scrub(failure))
     return 1

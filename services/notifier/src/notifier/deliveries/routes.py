@@ -15,6 +15,7 @@ from gov_common.problems import PROBLEM_RESPONSES
 from notifier.deliveries import service
 from notifier.deliveries.models import Delivery, DeliveryStatus
 from notifier.deliveries.schemas import DeliveryRead
+from notifier.privacy import CipherDep
 
 router = APIRouter(prefix="/v1/deliveries", tags=["deliveries"], responses=PROBLEM_RESPONSES)
 
@@ -22,6 +23,7 @@ router = APIRouter(prefix="/v1/deliveries", tags=["deliveries"], responses=PROBL
 @router.get("", summary="List deliveries, newest first")
 async def list_deliveries(
     session: SessionDep,
+    cipher: CipherDep,
     event_id: Annotated[str | None, Query(max_length=200)] = None,
     status: DeliveryStatus | None = None,
     rule_id: UUID | None = None,
@@ -53,13 +55,13 @@ async def list_deliveries(
         rows = rows[:limit]
         next_cursor = encode_cursor([rows[-1].created_at.isoformat(), str(rows[-1].id)])
     return Page[DeliveryRead](
-        items=[DeliveryRead.model_validate(r) for r in rows], next_cursor=next_cursor
+        items=[DeliveryRead.of(r, cipher) for r in rows], next_cursor=next_cursor
     )
 
 
 @router.get("/{delivery_id}", summary="Read one delivery")
-async def read_delivery(delivery_id: UUID, session: SessionDep) -> DeliveryRead:
-    return DeliveryRead.model_validate(await service.get_delivery(session, delivery_id))
+async def read_delivery(delivery_id: UUID, session: SessionDep, cipher: CipherDep) -> DeliveryRead:
+    return DeliveryRead.of(await service.get_delivery(session, delivery_id), cipher)
 
 
 @router.post(
@@ -67,7 +69,9 @@ async def read_delivery(delivery_id: UUID, session: SessionDep) -> DeliveryRead:
     status_code=202,
     summary="Try a failed delivery again (a fresh set of attempts)",
 )
-async def retry_delivery(delivery_id: UUID, session: SessionDep, request: Request) -> DeliveryRead:
+async def retry_delivery(
+    delivery_id: UUID, session: SessionDep, request: Request, cipher: CipherDep
+) -> DeliveryRead:
     delivery = await service.retry_delivery(session, delivery_id)
     request.app.state.dispatcher.wake()
-    return DeliveryRead.model_validate(delivery)
+    return DeliveryRead.of(delivery, cipher)

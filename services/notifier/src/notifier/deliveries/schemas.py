@@ -7,7 +7,9 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from notifier.deliveries.models import DeliveryStatus
+from gov_common.security.crypto import DecryptionError, FieldCipher
+from notifier.deliveries.models import Delivery, DeliveryStatus
+from notifier.privacy import delivery_context, mask_delivery_address
 
 
 class DeliveryRead(BaseModel):
@@ -19,7 +21,10 @@ class DeliveryRead(BaseModel):
     subject: str | None
     rule: str
     rule_id: UUID | None
-    recipient: str
+    recipient: str = Field(
+        description="the address used, masked (138****0000, l***@example.cn, https://host/***); "
+        "whom it went to is recipient_id"
+    )
     recipient_id: UUID | None
     channel: str
     urgent: bool
@@ -30,3 +35,14 @@ class DeliveryRead(BaseModel):
     response_status: int | None
     created_at: datetime
     delivered_at: datetime | None
+
+    @classmethod
+    def of(cls, delivery: Delivery, cipher: FieldCipher) -> DeliveryRead:
+        """The delivery with its (encrypted) address shown masked, to every role: the full
+        address is the recipient's, which admins read under /v1/recipients."""
+        try:
+            address = cipher.decrypt(delivery.recipient, context=delivery_context(delivery.id))
+            shown = mask_delivery_address(delivery.channel, address)
+        except (DecryptionError, ValueError):
+            shown = "***"
+        return cls.model_validate(delivery).model_copy(update={"recipient": shown})

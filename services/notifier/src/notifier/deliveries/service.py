@@ -15,9 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gov_common.events import CloudEvent
 from gov_common.messaging.kafka import backoff_delay
 from gov_common.problems import NotFoundError, ProblemError
+from gov_common.security.crypto import FieldCipher
 from notifier.channels.base import Attempt, ChannelName
 from notifier.deliveries import events
 from notifier.deliveries.models import Delivery, DeliveryStatus
+from notifier.privacy import delivery_context, scrub
 
 WEBHOOK = ChannelName.WEBHOOK.value
 # The built-in rule from NOTIFIER_WEBHOOK_URL: every case.created to that webhook.
@@ -34,11 +36,16 @@ def webhook_body(event: CloudEvent) -> dict[str, Any]:
     return event.model_dump(mode="json", exclude_none=True, exclude={"traceparent"})
 
 
-async def insert_delivery(session: AsyncSession, **values: Any) -> uuid.UUID | None:
-    """Insert a delivery unless its idempotency key exists; its id, or None when it did."""
+async def insert_delivery(
+    session: AsyncSession, *, cipher: FieldCipher, address: str, **values: Any
+) -> uuid.UUID | None:
+    """Insert a delivery unless its idempotency key exists; its id, or None when it did.
+    The address is stored encrypted, bound to the delivery."""
+    delivery_id = uuid.uuid4()
+    sealed = cipher.encrypt(address, context=delivery_context(delivery_id))
     inserted = await session.execute(
         insert(Delivery)
-        .values(id=uuid.uuid4(), attempts=0, **values)
+        .values(id=delivery_id, attempts=0, recipient=sealed, **values)
         .on_conflict_do_nothing(index_elements=[Delivery.idempotency_key])
         .returning(Delivery.id)
     )
@@ -46,17 +53,18 @@ async def insert_delivery(session: AsyncSession, **values: Any) -> uuid.UUID | N
 
 
 async def plan_webhook_delivery(
-    session: AsyncSession, event: CloudEvent, *, url: str
+    session: AsyncSession, event: CloudEvent, *, url: str, cipher: FieldCipher
 ) -> uuid.UUID | None:
     """The built-in rule: record the delivery of ``event`` to ``url``; None when recorded."""
     return await insert_delivery(
         session,
+        cipher=cipher,
+        address=url,
         idempotency_key=idempotency_key(event.id, CASE_EVENTS_TO_WEBHOOK, url, WEBHOOK),
         event_id=event.id,
         event_type=event.type,
         subject=event.subject,
         rule=CASE_EVENTS_TO_WEBHOOK,
-        recipient=url,
         channel=WEBHOOK,
         body=webhook_body(event),
         status=DeliveryStatus.PENDING,
@@ -102,15 +110,20 @@ async def record_attempt(
     retry_base_s: float,
     retry_cap_s: float,
     events_topic: str,
+    address: str | None = None,
 ) -> DeliveryStatus:
-    """Apply one attempt's outcome; a final state writes its event to the outbox."""
+    """Apply one attempt's outcome; a final state writes its event to the outbox.
+
+    The error is scrubbed of addresses (``address``, the delivery's own, and anything that
+    looks like one) before it is stored in ``last_error`` and published as the reason.
+    """
     now = datetime.now(UTC)
     values: dict[str, Any] = {"response_status": attempt.status_code}
     if attempt.ok:
         verdict = DeliveryStatus.SUCCEEDED
         values |= {"status": verdict, "delivered_at": now, "last_error": None}
     else:
-        error = attempt.error or "the receiver did not accept the message"
+        error = scrub(attempt.error or "the receiver did not accept the message", [address])
         if attempt.permanent:
             verdict, reason = DeliveryStatus.FAILED, error
         elif delivery.attempts >= max_attempts:

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, time
 from enum import StrEnum
 
-from sqlalchemy import DateTime, Integer, String, Time, func
+from sqlalchemy import DateTime, Integer, String, Text, Time, func
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -29,14 +29,15 @@ class Recipient(Base):
     user_id: Mapped[str | None] = mapped_column(String(200), unique=True)
     org_unit_id: Mapped[str | None] = mapped_column(String(100), index=True)
     roles: Mapped[list[str]] = mapped_column(ARRAY(String(50)), default=list)
-    # Addresses, one per channel; a channel without its address is never used.
-    phone: Mapped[str | None] = mapped_column(String(32))
-    email: Mapped[str | None] = mapped_column(String(320))
-    webhook_url: Mapped[str | None] = mapped_column(String(2000))
-    wecom_webhook_url: Mapped[str | None] = mapped_column(String(2000))
-    dingtalk_webhook_url: Mapped[str | None] = mapped_column(String(2000))
-    # DingTalk's 加签 secret ("SEC…"); needed when the robot has signing switched on.
-    dingtalk_secret: Mapped[str | None] = mapped_column(String(200))
+    # Addresses, one per channel; a channel without its address is never used. Stored as
+    # ciphertexts bound to (recipient, field): see notifier.privacy.
+    phone: Mapped[str | None] = mapped_column(Text)
+    email: Mapped[str | None] = mapped_column(Text)
+    webhook_url: Mapped[str | None] = mapped_column(Text)
+    wecom_webhook_url: Mapped[str | None] = mapped_column(Text)
+    dingtalk_webhook_url: Mapped[str | None] = mapped_column(Text)
+    # DingTalk's 加签 secret ("SEC…"); needed when the robot has signing switched on. Encrypted.
+    dingtalk_secret: Mapped[str | None] = mapped_column(Text)
     # Preferences: the channels this recipient wants (empty: every channel with an address),
     # and quiet hours (China time) during which non-urgent messages wait.
     channels: Mapped[list[str]] = mapped_column(ARRAY(String(20)), default=list)

@@ -1,4 +1,9 @@
-"""HTTP routes for recipients (people and groups, their addresses and preferences)."""
+"""HTTP routes for recipients (people and groups, their addresses and preferences).
+
+Admins manage recipients and read their addresses in full (each such read is written to the
+personal-data access log); supervisors read the recipients of their org unit and below, with
+addresses masked (see notifier.security for who may call what).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,17 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Response
 from sqlalchemy import any_, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gov_common.app import SessionDep
 from gov_common.pagination import Page
 from gov_common.problems import PROBLEM_RESPONSES
+from gov_common.security.crypto import FieldCipher
+from gov_common.security.principal import Principal
+from gov_common.security.setup import PrincipalDep
 from notifier.concurrency import etag
 from notifier.listing import newest_first
+from notifier.privacy import CipherDep
 from notifier.recipients import service
 from notifier.recipients.models import Recipient
 from notifier.recipients.schemas import RecipientIn, RecipientRead
@@ -24,38 +34,55 @@ IfMatch = Annotated[str | None, Header(alias="If-Match")]
 
 @router.post("", status_code=201, summary="Register a recipient")
 async def create_recipient(
-    body: RecipientIn, session: SessionDep, response: Response
+    body: RecipientIn,
+    session: SessionDep,
+    response: Response,
+    principal: PrincipalDep,
+    cipher: CipherDep,
 ) -> RecipientRead:
-    recipient = await service.create_recipient(session, body)
+    recipient = await service.create_recipient(session, body, cipher=cipher)
     response.headers["ETag"] = etag(recipient.version)
     response.headers["Location"] = f"/v1/recipients/{recipient.id}"
-    return RecipientRead.of(recipient)
+    return await _shown(session, principal, cipher, recipient, action=None)
 
 
 @router.get("", summary="List recipients, newest first")
 async def list_recipients(
     session: SessionDep,
+    principal: PrincipalDep,
+    cipher: CipherDep,
     org_unit_id: Annotated[str | None, Query(max_length=100)] = None,
     role: Annotated[str | None, Query(max_length=50)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Page[RecipientRead]:
     query = select(Recipient)
+    scope = service.scope_of(principal)
+    if scope is not None:
+        query = query.where(scope)
     if org_unit_id is not None:
         query = query.where(Recipient.org_unit_id == org_unit_id)
     if role is not None:
         query = query.where(literal(role) == any_(Recipient.roles))
     rows, next_cursor = await newest_first(session, query, Recipient, limit=limit, cursor=cursor)
-    return Page[RecipientRead](items=[RecipientRead.of(r) for r in rows], next_cursor=next_cursor)
+    reveal = service.may_read_addresses(principal)
+    if reveal:
+        await service.record_reads(session, principal, rows, action="list")
+    items = [RecipientRead.of(r, service.shown_addresses(cipher, r, reveal=reveal)) for r in rows]
+    return Page[RecipientRead](items=items, next_cursor=next_cursor)
 
 
 @router.get("/{recipient_id}", summary="Read one recipient (with its ETag)")
 async def read_recipient(
-    recipient_id: UUID, session: SessionDep, response: Response
+    recipient_id: UUID,
+    session: SessionDep,
+    response: Response,
+    principal: PrincipalDep,
+    cipher: CipherDep,
 ) -> RecipientRead:
-    recipient = await service.get_recipient(session, recipient_id)
+    recipient = await service.get_recipient(session, recipient_id, principal=principal)
     response.headers["ETag"] = etag(recipient.version)
-    return RecipientRead.of(recipient)
+    return await _shown(session, principal, cipher, recipient, action="read")
 
 
 @router.put("/{recipient_id}", summary="Replace a recipient (If-Match required)")
@@ -64,11 +91,15 @@ async def replace_recipient(
     body: RecipientIn,
     session: SessionDep,
     response: Response,
+    principal: PrincipalDep,
+    cipher: CipherDep,
     if_match: IfMatch = None,
 ) -> RecipientRead:
-    recipient = await service.replace_recipient(session, recipient_id, body, if_match=if_match)
+    recipient = await service.replace_recipient(
+        session, recipient_id, body, if_match=if_match, cipher=cipher
+    )
     response.headers["ETag"] = etag(recipient.version)
-    return RecipientRead.of(recipient)
+    return await _shown(session, principal, cipher, recipient, action=None)
 
 
 @router.delete("/{recipient_id}", status_code=204, summary="Delete a recipient (If-Match)")
@@ -77,3 +108,19 @@ async def delete_recipient(
 ) -> Response:
     await service.delete_recipient(session, recipient_id, if_match=if_match)
     return Response(status_code=204)
+
+
+async def _shown(
+    session: AsyncSession,
+    principal: Principal,
+    cipher: FieldCipher,
+    recipient: Recipient,
+    *,
+    action: str | None,
+) -> RecipientRead:
+    """The recipient as the caller may see it; ``action`` None: the caller sent these
+    addresses themselves (create, replace), so echoing them back is no read to audit."""
+    reveal = service.may_read_addresses(principal)
+    if reveal and action is not None:
+        await service.record_reads(session, principal, [recipient], action=action)
+    return RecipientRead.of(recipient, service.shown_addresses(cipher, recipient, reveal=reveal))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, time
 from typing import Self
 from uuid import UUID
@@ -94,11 +95,12 @@ class RecipientRead(BaseModel):
     user_id: str | None
     org_unit_id: str | None
     roles: list[str]
-    phone: str | None
-    email: str | None
-    webhook_url: str | None
-    wecom_webhook_url: str | None
-    dingtalk_webhook_url: str | None
+    # Addresses: in full for admins (each read audited), masked for everyone else.
+    phone: str | None = Field(description="masked (138****0000) unless the caller is an admin")
+    email: str | None = Field(description="masked (l***@example.cn) unless the caller is an admin")
+    webhook_url: str | None = Field(description="scheme and host only unless an admin")
+    wecom_webhook_url: str | None = Field(description="scheme and host only unless an admin")
+    dingtalk_webhook_url: str | None = Field(description="scheme and host only unless an admin")
     has_dingtalk_secret: bool = False  # the secret itself is never returned
     channels: list[ChannelName]
     quiet_start: time | None
@@ -108,7 +110,13 @@ class RecipientRead(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def of(cls, recipient: object) -> RecipientRead:
+    def of(cls, recipient: object, shown: Mapping[str, str | None]) -> RecipientRead:
+        """``recipient`` (its address columns are ciphertexts) with ``shown`` as its addresses:
+        clear or masked, as recipients.service.shown_addresses decided for the caller."""
         read = cls.model_validate(recipient)
-        read.has_dingtalk_secret = getattr(recipient, "dingtalk_secret", None) is not None
-        return read
+        return read.model_copy(
+            update={
+                **shown,
+                "has_dingtalk_secret": getattr(recipient, "dingtalk_secret", None) is not None,
+            }
+        )
