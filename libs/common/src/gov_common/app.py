@@ -11,7 +11,7 @@ import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from gov_common.db import unit_of_work
 from gov_common.health import Readiness, health_router
@@ -68,6 +68,29 @@ class Workers:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+
+
+def lifespan_with_workers(
+    workers: Workers,
+    engine: AsyncEngine,
+    *,
+    on_start: Callable[[FastAPI], Awaitable[None]] | None = None,
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The usual lifespan: start-up work, then the workers; on shutdown the workers stop
+    (the relay finishes its batch, consumers commit) before the database pool closes."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if on_start is not None:
+            await on_start(app)
+        await workers.start()
+        try:
+            yield
+        finally:
+            await workers.stop()
+            await engine.dispose()
+
+    return lifespan
 
 
 def create_service_app(

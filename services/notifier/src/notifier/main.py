@@ -4,12 +4,10 @@ of delivery outcomes, and the API for recipients, rules, templates and deliverie
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from gov_common.app import Workers, create_service_app
+from gov_common.app import Workers, create_service_app, lifespan_with_workers
 from gov_common.db import asyncpg_dsn, create_engine, create_session_factory, database_is_reachable
 from gov_common.events.contracts import (
     NOTIFIER_DELIVERY_EVENTS,
@@ -85,14 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # A consumer without its broker has nothing to do: unready.
     readiness.add("broker", broker_reachable, required=True)
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await workers.start()
-        try:
-            yield
-        finally:
-            await workers.stop()
-            await engine.dispose()
+    lifespan = lifespan_with_workers(workers, engine)
 
     authenticator = Authenticator(
         jwt_verifier(settings), api_keys=lambda s, k: principal_for_api_key(s, ApiKey, k)

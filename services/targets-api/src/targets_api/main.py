@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
 
-from gov_common.app import Workers, create_service_app
+from gov_common.app import Workers, create_service_app, lifespan_with_workers
 from gov_common.db import asyncpg_dsn, create_engine, create_session_factory, database_is_reachable
 from gov_common.events.registry import PETITIONS_CASE_EVENTS, TARGETS_INDICATOR_EVENTS
 from gov_common.health import Readiness
@@ -67,14 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The plan is readable without Kafka; only live figures wait for it.
     readiness.add("broker", broker_reachable, required=False)
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await workers.start()
-        try:
-            yield
-        finally:
-            await workers.stop()
-            await engine.dispose()
+    lifespan = lifespan_with_workers(workers, engine)
 
     # Bearer tokens from the configured issuer; API keys for other government systems.
     authenticator = Authenticator(
