@@ -12,7 +12,8 @@ from gov_common.clock import today_in_china
 
 _phones = itertools.count(13900000000)
 
-ACTOR = {"X-Actor-Id": "operator-1"}
+# The subject of the ``client`` fixture's token: who acts, on the timeline.
+ACTOR_ID = "operator-1"
 
 
 def petition(**changes: Any) -> dict[str, Any]:
@@ -61,11 +62,8 @@ def action_body(action: str) -> dict[str, Any]:
         "rate": {"rating": "dissatisfied"},
         "close": {},
         "reopen": {"reason": "回访不满意，重新办理"},
-        "extend": {"days": 30, "reason": "需要第三方检测", "approver": "leader-1"},
-        "supervise": {
-            "supervisor_id": "supervisor-1",
-            "due_on": (today_in_china() + timedelta(days=5)).isoformat(),
-        },
+        "extend": {"days": 30, "reason": "需要第三方检测"},
+        "supervise": {"due_on": (today_in_china() + timedelta(days=5)).isoformat()},
         "escalate": {"to_unit_id": "610203", "reason": "涉及多个部门，提级办理"},
         "request_review": {"reason": "对答复意见不服，申请复查"},
     }[action]
@@ -81,12 +79,12 @@ async def act(
     return await client.post(
         f"/v1/cases/{case_id}/actions/{action}",
         json=action_body(action) if body is None else body,
-        headers={**ACTOR, **headers},
+        headers=headers,
     )
 
 
-async def create(client: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, Any]:
-    response = await client.post("/v1/cases", json=body)
+async def create(client: httpx.AsyncClient, body: dict[str, Any], **headers: str) -> dict[str, Any]:
+    response = await client.post("/v1/cases", json=body, headers=headers)
     assert response.status_code == 201, response.text
     return response.json()
 

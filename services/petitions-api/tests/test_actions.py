@@ -12,7 +12,7 @@ from sqlalchemy import select
 from petitions_api.cases.lifecycle import TRANSITIONS, Action, CaseStatus, allowed_actions
 from petitions_api.db import OutboxMessage
 
-from .helpers import ACTOR, act, case_in, create, hotline, petition
+from .helpers import act, case_in, create, hotline, petition
 
 pytestmark = pytest.mark.integration
 
@@ -149,17 +149,26 @@ async def test_guards_refuse_with_a_reason_and_the_allowed_actions(
     assert refused.status_code == 409 and "dissatisfied" in refused.json()["detail"]
 
 
-async def test_actions_need_an_actor_and_a_valid_body(client: httpx.AsyncClient) -> None:
+async def test_actions_need_a_signed_in_actor_and_a_valid_body(
+    client: httpx.AsyncClient, bare: httpx.AsyncClient
+) -> None:
     case = await create(client, petition())
-    no_actor = await client.post(f"/v1/cases/{case['id']}/actions/accept", json={})
-    assert no_actor.status_code == 422
-    assert "x-actor-id" in no_actor.json()["detail"].lower()
+    no_actor = await bare.post(f"/v1/cases/{case['id']}/actions/accept", json={})
+    assert no_actor.status_code == 401
+    assert "sign in" in no_actor.json()["detail"]
+    # The actor is the token's subject: an X-Actor-Id header names nobody.
+    named = await act(client, case["id"], "supervise", **{"X-Actor-Id": "someone-else"})
+    assert named.status_code == 200 and named.json()["supervisor_id"] == "operator-1"
+    sent_name = await act(
+        client, case["id"], "extend", {"days": 5, "reason": "x", "approver": "district-lead"}
+    )
+    assert sent_name.status_code == 422  # nobody approves by naming themselves in a body
     bad = await act(client, case["id"], "decline", {})
     assert bad.status_code == 422 and "reason" in bad.json()["detail"]
     unknown = await act(client, case["id"], "dispatch", {"to_unit_id": "NOPE"})
     assert unknown.status_code == 404 or unknown.status_code == 409 or unknown.status_code == 422
     again = (await client.get(f"/v1/cases/{case['id']}")).json()
-    assert again["version"] == 1 and again["status"] == "registered"
+    assert again["version"] == 2 and again["status"] == "registered"  # only the supervision
 
 
 async def test_escalation_goes_up_only(client: httpx.AsyncClient) -> None:
@@ -191,6 +200,7 @@ async def test_review_and_re_review_then_the_matter_is_final(client: httpx.Async
     assert (await client.get(f"/v1/cases/{original['id']}")).json()["final"] is True
 
     petitioner = (await client.get(f"/v1/cases/{original['id']}/petitioner")).json()
+    del petitioner["masked"]
     again = await create(client, petition(petitioner=petitioner))
     assert again["repeat_of"] is not None and again["first_time"] is False
     refused_again = await act(client, again["id"], "accept")
@@ -202,7 +212,7 @@ async def test_every_transition_is_on_the_timeline_with_the_actor(
     client: httpx.AsyncClient,
 ) -> None:
     case = await case_in(client, "dispatched")
-    timeline = (await client.get(f"/v1/cases/{case['id']}/timeline", headers=ACTOR)).json()
+    timeline = (await client.get(f"/v1/cases/{case['id']}/timeline")).json()
     assert [(e["from_status"], e["to_status"]) for e in timeline] == [
         (None, "registered"),
         ("registered", "accepted"),

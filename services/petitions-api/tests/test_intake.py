@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from petitions_api.cases.models import Case, Petitioner
 from petitions_api.db import OutboxMessage
 
-from .helpers import ACTOR, create, hotline, petition
+from .helpers import create, hotline, petition
 
 pytestmark = pytest.mark.integration
 
@@ -144,21 +144,17 @@ async def test_operators_confirm_unlink_and_link_repeats(client: httpx.AsyncClie
     second = await create(client, body)
     assert second["repeat_of"] == first["id"]
 
-    confirmed = await client.post(f"/v1/cases/{second['id']}/repeat/confirm", headers=ACTOR)
+    confirmed = await client.post(f"/v1/cases/{second['id']}/repeat/confirm")
     assert confirmed.status_code == 200 and confirmed.json()["repeat_confirmed"] is True
-    unlinked = await client.delete(f"/v1/cases/{second['id']}/repeat", headers=ACTOR)
+    unlinked = await client.delete(f"/v1/cases/{second['id']}/repeat")
     assert unlinked.status_code == 200
     assert unlinked.json()["first_time"] is True and unlinked.json()["repeat_of"] is None
-    assert (
-        await client.delete(f"/v1/cases/{second['id']}/repeat", headers=ACTOR)
-    ).status_code == 409
+    assert (await client.delete(f"/v1/cases/{second['id']}/repeat")).status_code == 409
 
-    linked = await client.post(
-        f"/v1/cases/{second['id']}/repeat", json={"repeat_of": first["id"]}, headers=ACTOR
-    )
+    linked = await client.post(f"/v1/cases/{second['id']}/repeat", json={"repeat_of": first["id"]})
     assert linked.status_code == 200 and linked.json()["repeat_confirmed"] is True
     backwards = await client.post(
-        f"/v1/cases/{first['id']}/repeat", json={"repeat_of": second["id"]}, headers=ACTOR
+        f"/v1/cases/{first['id']}/repeat", json={"repeat_of": second["id"]}
     )
     assert backwards.status_code == 422
     timeline = (await client.get(f"/v1/cases/{second['id']}/timeline")).json()

@@ -45,6 +45,7 @@ from sqlalchemy.engine import make_url
 from gov_common.clock import today_in_china
 from gov_common.db import unit_of_work
 from gov_common.testing import Infrastructure, create_database, drop_database, migrate
+from gov_common.testing import TestAuth as SessionAuth
 from petitions_api.cases import service as cases
 from petitions_api.cases.lifecycle import Action
 from petitions_api.cases.models import Case
@@ -67,7 +68,9 @@ DISTRICT = "610203"
 
 
 @pytest.fixture(scope="module")
-async def metrics_settings(infrastructure: Infrastructure) -> AsyncIterator[Settings]:
+async def metrics_settings(
+    infrastructure: Infrastructure, auth: SessionAuth
+) -> AsyncIterator[Settings]:
     name = f"petitions_metrics_{uuid.uuid4().hex[:8]}"
     admin = infrastructure.admin_url("petitions")
     await create_database(admin, name)
@@ -76,6 +79,7 @@ async def metrics_settings(infrastructure: Infrastructure) -> AsyncIterator[Sett
         await asyncio.to_thread(migrate, "petitions", url)
         yield Settings.model_validate(
             {
+                **auth.settings_env,
                 "PETITIONS_DATABASE_URL": url,
                 "KAFKA_BOOTSTRAP_SERVERS": infrastructure.kafka_bootstrap_servers,
                 "GOV_ENVIRONMENT": "test",
@@ -95,9 +99,14 @@ async def metrics_app(metrics_settings: Settings) -> AsyncIterator[FastAPI]:
 
 
 @pytest.fixture
-async def metrics_client(metrics_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def metrics_client(
+    metrics_app: FastAPI, auth: SessionAuth
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The planning office: district-wide figures, no personal data."""
     transport = httpx.ASGITransport(metrics_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://petitions") as http:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://petitions", headers=auth.headers("planner")
+    ) as http:
         yield http
 
 

@@ -13,42 +13,66 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from pydantic import SecretStr
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
 
 from gov_common.db import unit_of_work
+from gov_common.security.api_keys import new_api_key
+from gov_common.testing import TestAuth as SessionAuth
 from petitions_api.cases.models import Case, Petitioner
 from petitions_api.config import Settings
-from petitions_api.db import OutboxMessage
+from petitions_api.db import ApiKey, OutboxMessage
 from petitions_api.main import create_app
 from petitions_api.reference.service import load_reference_data
 
-from .helpers import ACTOR, act
+from .helpers import act
 
 pytestmark = pytest.mark.integration
 
 BASE = "/open311/v2"
-KEY = "test-key-0001"
+# The filing system's API key (role system_client), in the shared API-key table.
+KEY_ID, KEY, KEY_HASH = new_api_key()
 CHENLU, CHENLU_VILLAGE = "610203100", "610203100001"
 _phones = itertools.count(13500000000 + uuid.uuid4().int % 10_000_000)
 
 
 @pytest.fixture
 async def open311_app(settings: Settings) -> AsyncIterator[FastAPI]:
-    configured = settings.model_copy(
-        update={"open311_api_keys": [SecretStr("other-key"), SecretStr(KEY)]}
-    )
-    application = create_app(configured)
+    application = create_app(settings)
     async with unit_of_work(application.state.sessions) as session:
-        await load_reference_data(session, configured)
+        await load_reference_data(session, settings)
+        await session.execute(
+            insert(ApiKey)
+            .values(
+                id=KEY_ID,
+                secret_sha256=KEY_HASH,
+                name="市12345平台",
+                roles=["system_client"],
+                org_unit=None,
+            )
+            .on_conflict_do_nothing()
+        )
     yield application
     await application.state.engine.dispose()
 
 
 @pytest.fixture
 async def http(open311_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An Open311 client: the filing system, its API key on every request as ``api_key``."""
     transport = httpx.ASGITransport(open311_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://petitions") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://petitions", params={"api_key": KEY}
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+async def staff(open311_app: FastAPI, auth: SessionAuth) -> AsyncIterator[httpx.AsyncClient]:
+    """The native API as the district's staff (an admin): reads and walks the tickets."""
+    transport = httpx.ASGITransport(open311_app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://petitions", headers=auth.headers("admin")
+    ) as client:
         yield client
 
 
@@ -171,7 +195,7 @@ async def test_unknown_service_and_format_are_open311_errors(http: httpx.AsyncCl
 
 
 async def test_a_form_encoded_request_becomes_a_hotline_ticket(
-    http: httpx.AsyncClient, open311_app: FastAPI
+    http: httpx.AsyncClient, open311_app: FastAPI, staff: httpx.AsyncClient
 ) -> None:
     form = request_form()
     response = await http.post(f"{BASE}/requests.json", data=form)  # form-encoded, as the spec
@@ -181,7 +205,7 @@ async def test_a_form_encoded_request_becomes_a_hotline_ticket(
     number = filed["service_request_id"]
     assert number.startswith("RX") and number in filed["service_notice"]
 
-    case = await native(http, number)
+    case = await native(staff, number)
     assert (case["kind"], case["channel"], case["status"]) == (
         "hotline_ticket",
         "web",
@@ -194,7 +218,7 @@ async def test_a_form_encoded_request_becomes_a_hotline_ticket(
     assert case["description"] == form["description"]
     assert case["attachments"][0]["url"] == "https://img.example/photos/lamp.jpg"
     assert case["deadlines"][0]["kind"] == "hotline"
-    person = (await http.get(f"/v1/cases/{case['id']}/petitioner")).json()
+    person = (await staff.get(f"/v1/cases/{case['id']}/petitioner")).json()
     assert (person["name"], person["phone"]) == ("王先生", form["phone"])
     async with open311_app.state.sessions() as session:
         stored = await session.get(Case, uuid.UUID(case["id"]))
@@ -208,7 +232,9 @@ async def test_a_form_encoded_request_becomes_a_hotline_ticket(
     assert events == ["gov.petitions.case.created.v1"]
 
 
-async def test_post_in_xml_and_repeat_detection(http: httpx.AsyncClient) -> None:
+async def test_post_in_xml_and_repeat_detection(
+    http: httpx.AsyncClient, staff: httpx.AsyncClient
+) -> None:
     phone = "13533334444"
     text = "小区门口垃圾堆放多日无人清运，气味很大。"
     first = await file(http, phone=phone, description=text, service_code="CITY-MANAGEMENT")
@@ -223,15 +249,13 @@ async def test_post_in_xml_and_repeat_detection(http: httpx.AsyncClient) -> None
     assert second and second != first
     assert "关联" in (root.findtext("request/service_notice") or "")
     assert root.find("request/account_id") is not None
-    earlier, later = await native(http, first), await native(http, second)
+    earlier, later = await native(staff, first), await native(staff, second)
     assert later["repeat_of"] == earlier["id"] and later["first_time"] is False
 
 
 @pytest.mark.parametrize(
     ("changes", "code", "words"),
     [
-        ({"api_key": None}, 403, "api_key"),
-        ({"api_key": "wrong"}, 403, "api_key"),
         ({"service_code": None}, 400, "service_code"),
         ({"service_code": "NOPE"}, 400, "service_code"),
         (
@@ -272,14 +296,16 @@ async def test_bad_requests_are_open311_errors_and_write_nothing(
 # ------------------------------------------------------------------------ reading requests
 
 
-async def test_requests_by_id_with_status_and_notes(http: httpx.AsyncClient) -> None:
+async def test_requests_by_id_with_status_and_notes(
+    http: httpx.AsyncClient, staff: httpx.AsyncClient
+) -> None:
     waiting = await file(http)
     declined = await file(http)
     done = await file(http)
     await act(
-        http, (await native(http, declined))["id"], "decline", {"reason": "重复反映，已合并办理"}
+        staff, (await native(staff, declined))["id"], "decline", {"reason": "重复反映，已合并办理"}
     )
-    done_id = (await native(http, done))["id"]
+    done_id = (await native(staff, done))["id"]
     for step, body in [
         ("accept", {}),
         ("dispatch", {}),
@@ -288,7 +314,7 @@ async def test_requests_by_id_with_status_and_notes(http: httpx.AsyncClient) -> 
         ("rate", {"rating": "satisfied"}),
         ("close", {}),
     ]:
-        assert (await act(http, done_id, step, body)).status_code == 200
+        assert (await act(staff, done_id, step, body)).status_code == 200
 
     listed = await http.get(
         f"{BASE}/requests.json", params={"service_request_id": f"{waiting},{declined},{done}"}
@@ -322,11 +348,11 @@ async def test_requests_by_id_with_status_and_notes(http: httpx.AsyncClient) -> 
     assert [r["service_request_id"] for r in one] == [waiting]
 
 
-async def test_request_filters(http: httpx.AsyncClient) -> None:
+async def test_request_filters(http: httpx.AsyncClient, staff: httpx.AsyncClient) -> None:
     start = datetime.now(UTC) - timedelta(seconds=2)
     lamp = await file(http)
     smell = await file(http, service_code="ENVIRONMENT", description="夜间工厂排放刺鼻气味。")
-    await act(http, (await native(http, smell))["id"], "decline", {"reason": "非本区管辖"})
+    await act(staff, (await native(staff, smell))["id"], "decline", {"reason": "非本区管辖"})
     window = {"start_date": start.isoformat(), "end_date": (start + timedelta(hours=1)).isoformat()}
 
     def ids(response: httpx.Response) -> set[str]:
@@ -384,11 +410,12 @@ async def test_bad_filters_are_open311_errors(
 
 async def test_unknown_request_and_petitions_are_not_served(
     http: httpx.AsyncClient,
+    staff: httpx.AsyncClient,
 ) -> None:
     missing = await http.get(f"{BASE}/requests/RX2026-99999999.json")
     assert missing.status_code == 404 and missing.json()[0]["code"] == 404
     # 信访 petition cases are not Open311 service requests.
-    petition = await http.post(
+    petition = await staff.post(
         "/v1/cases",
         json={
             "kind": "petition_case",
@@ -397,7 +424,6 @@ async def test_unknown_request_and_petitions_are_not_served(
             "description": "信访事项",
             "petitioner": {"name": "李四"},
         },
-        headers=ACTOR,
     )
     number = petition.json()["case_number"]
     assert (await http.get(f"{BASE}/requests/{number}.json")).status_code == 404
@@ -407,3 +433,49 @@ async def test_xml_drops_characters_xml_cannot_carry(http: httpx.AsyncClient) ->
     number = await file(http, description='路灯<坏了>&\x01 "请" 修\'理')
     root = xml(await http.get(f"{BASE}/requests/{number}.xml"))
     assert root.findtext("request/description") == '路灯<坏了>& "请" 修\'理'
+
+
+@pytest.mark.parametrize("api_key", [None, "wrong", "gk_0123456789abcdef_" + "A" * 43])
+async def test_filing_without_a_valid_api_key_is_an_open311_401_and_writes_nothing(
+    open311_app: FastAPI, api_key: str | None
+) -> None:
+    before = await counts(open311_app)
+    transport = httpx.ASGITransport(open311_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://petitions") as anonymous:
+        for fmt in ("json", "xml"):
+            form = request_form(api_key=api_key)
+            response = await anonymous.post(f"{BASE}/requests.{fmt}", data=form)
+            assert response.status_code == 401, response.text
+            assert response.headers["www-authenticate"].startswith("Bearer")
+            if fmt == "json":
+                [error] = response.json()
+                assert error["code"] == 401
+                assert ("API key" if api_key else "sign in") in error["description"]
+            else:
+                assert xml(response).findtext("error/code") == "401"
+    assert await counts(open311_app) == before
+
+
+async def test_a_role_that_may_not_file_gets_an_open311_403(
+    open311_app: FastAPI, auth: SessionAuth
+) -> None:
+    transport = httpx.ASGITransport(open311_app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://petitions", headers=auth.headers("planner")
+    ) as planner:
+        form = request_form(api_key=None)
+        response = await planner.post(f"{BASE}/requests.xml", data=form)
+    assert response.status_code == 403
+    assert xml(response).findtext("error/code") == "403"
+
+
+async def test_the_filing_client_is_its_api_key_id_and_a_json_body_key_works(
+    open311_app: FastAPI, staff: httpx.AsyncClient
+) -> None:
+    transport = httpx.ASGITransport(open311_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://petitions") as client:
+        response = await client.post(f"{BASE}/requests.json", json=request_form())
+    assert response.status_code == 200, response.text
+    case = await native(staff, response.json()[0]["service_request_id"])
+    timeline = (await staff.get(f"/v1/cases/{case['id']}/timeline")).json()
+    assert timeline[0]["actor"] == f"api-key:{KEY_ID}"

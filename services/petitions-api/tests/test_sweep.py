@@ -95,9 +95,7 @@ async def test_a_late_first_sweep_announces_only_the_tightest_threshold(
 
 async def test_a_met_clock_raises_no_alert(client: httpx.AsyncClient, app: FastAPI) -> None:
     case = await create(client, petition())
-    await client.post(
-        f"/v1/cases/{case['id']}/actions/accept", json={}, headers={"X-Actor-Id": "a"}
-    )
+    await client.post(f"/v1/cases/{case['id']}/actions/accept", json={})
     async with unit_of_work(app.state.sessions) as session:
         await session.execute(
             update(CaseDeadline)

@@ -62,12 +62,9 @@ class Settings(ServiceSettings):
     # The district's promise for the first-time grassroots resolution rate (≥ 80%).
     grassroots_target: float = Field(default=0.8, ge=0, le=1, alias="PETITIONS_GRASSROOTS_TARGET")
 
-    # Open311 GeoReport v2 (/open311/v2): the API keys a client must send to file a request
-    # (comma-separated; the shared API-key table replaces this list later), the contact and
-    # key_service texts of discovery.json, and the public base URL when behind a proxy.
-    open311_api_keys: Annotated[list[SecretStr], NoDecode] = Field(
-        default_factory=list, alias="PETITIONS_OPEN311_API_KEYS"
-    )
+    # Open311 GeoReport v2 (/open311/v2): the contact and key_service texts of discovery.json,
+    # and the public base URL when behind a proxy. Filing clients authenticate with an API key
+    # from the shared API-key table (POST /v1/api-keys), sent as Open311's ``api_key``.
     open311_contact: str = Field(
         default="12345 hotline centre of the district", alias="PETITIONS_OPEN311_CONTACT"
     )
@@ -77,9 +74,18 @@ class Settings(ServiceSettings):
     )
     open311_base_url: str | None = Field(default=None, alias="PETITIONS_OPEN311_BASE_URL")
 
-    _split_lists = field_validator(
-        "grassroots_levels", "due_soon_thresholds", "open311_api_keys", mode="before"
-    )(_split)
+    # The built-in token issuer (docs/security.md, "Where the issuer lives"). Signing keys are
+    # ``kid:base64url(PEM)``, comma-separated, the first signs; without them development and
+    # test generate a key per process, and production runs no issuer (an external IdP signs).
+    auth_signing_keys: SecretStr | None = Field(default=None, alias="GOV_AUTH_SIGNING_KEYS")
+    # Accounts (clients and people) with scrypt hashes; a development-only file is refused in
+    # production. None: the issuer knows nobody and every sign-in is refused.
+    auth_accounts_file: Path | None = Field(default=None, alias="GOV_AUTH_ACCOUNTS_FILE")
+    auth_token_ttl_s: int = Field(default=3600, ge=60, le=86400, alias="GOV_AUTH_TOKEN_TTL_S")
+
+    _split_lists = field_validator("grassroots_levels", "due_soon_thresholds", mode="before")(
+        _split
+    )
 
     @field_validator("due_soon_thresholds")
     @classmethod

@@ -1,10 +1,13 @@
-"""The petitions database: declarative base and the outbox table."""
+"""The petitions database: declarative base, the outbox, API keys and the personal-data
+access log."""
 
 from __future__ import annotations
 
 from gov_common.db import Base as CommonBase
 from gov_common.db import new_metadata
 from gov_common.messaging.outbox import OutboxMixin
+from gov_common.security.api_keys import ApiKeyMixin
+from gov_common.security.audit import PersonalDataAccessMixin
 
 
 class Base(CommonBase):
@@ -14,3 +17,11 @@ class Base(CommonBase):
 
 class OutboxMessage(OutboxMixin, Base):
     __tablename__ = "outbox"
+
+
+class ApiKey(ApiKeyMixin, Base):
+    """Keys of other government systems (and Open311's ``api_key``), stored hashed."""
+
+
+class PersonalDataAccess(PersonalDataAccessMixin, Base):
+    """Every unmasked read of a petitioner's personal data; append-only in the database."""

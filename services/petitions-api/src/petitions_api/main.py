@@ -1,4 +1,6 @@
-"""The petitions-api application: routes, the outbox relay, the deadline sweep, health."""
+"""The petitions-api application: routes, the outbox relay, the deadline sweep, health, and
+the security around them (the access policy, the built-in token issuer, API keys, the
+personal-data access log)."""
 
 from __future__ import annotations
 
@@ -20,14 +22,23 @@ from gov_common.events.registry import PETITIONS_CASE_EVENTS
 from gov_common.health import Readiness
 from gov_common.messaging.outbox import OutboxRelay
 from gov_common.observability import configure_observability
+from gov_common.security.admin_routes import access_log_router, api_key_router
+from gov_common.security.issuer_routes import token_router
+from petitions_api.auth.setup import (
+    PetitionsAuthenticator,
+    built_in_issuer,
+    issuer_accounts,
+    token_verifier,
+)
 from petitions_api.cases.routes import router as cases_router
 from petitions_api.config import Settings, get_settings
-from petitions_api.db import OutboxMessage
+from petitions_api.db import ApiKey, OutboxMessage, PersonalDataAccess
 from petitions_api.deadlines.sweeper import DeadlineSweeper
 from petitions_api.metrics.routes import router as metrics_router
 from petitions_api.open311.routes import router as open311_router
 from petitions_api.reference.routes import router as reference_router
 from petitions_api.reference.service import load_reference_data
+from petitions_api.security import POLICY
 
 log = structlog.get_logger(__name__)
 
@@ -81,14 +92,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await workers.stop()
             await engine.dispose()
 
+    routers = [
+        cases_router,
+        reference_router,
+        metrics_router,
+        open311_router,
+        api_key_router(ApiKey),
+        access_log_router(PersonalDataAccess),
+    ]
+    # Where no identity provider exists, people and machine clients sign in here.
+    issuer = built_in_issuer(settings)
+    if issuer is not None:
+        accounts = issuer_accounts(settings)
+        routers.append(token_router(issuer, accounts, ttl_s=settings.auth_token_ttl_s))
+    authenticator = PetitionsAuthenticator(token_verifier(settings, issuer))
+
     app = create_service_app(
         title="Petitions API (12345 / 信访)",
         description=DESCRIPTION,
-        version="0.2.0",
-        routers=[cases_router, reference_router, metrics_router, open311_router],
+        version="0.3.0",
+        routers=routers,
         readiness=readiness,
         lifespan=lifespan,
         settings=settings,
+        access=(POLICY, authenticator),
     )
     app.state.settings = settings
     app.state.sessions = sessions

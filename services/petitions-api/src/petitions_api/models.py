@@ -1,12 +1,13 @@
 """Every model of the service, imported so Alembic sees all tables."""
 
 from petitions_api.cases.models import Case, IdempotencyKey, Petitioner, TimelineEntry
-from petitions_api.db import OutboxMessage
+from petitions_api.db import ApiKey, OutboxMessage, PersonalDataAccess
 from petitions_api.deadlines.models import CaseDeadline, DeadlineAlert
 from petitions_api.metrics import models as metrics_models  # noqa: F401 - its indexes
 from petitions_api.reference.models import Category, HotlineTier, OrgUnit, ReferenceVersion
 
 __all__ = [
+    "ApiKey",
     "Case",
     "CaseDeadline",
     "Category",
@@ -15,6 +16,7 @@ __all__ = [
     "IdempotencyKey",
     "OrgUnit",
     "OutboxMessage",
+    "PersonalDataAccess",
     "Petitioner",
     "ReferenceVersion",
     "TimelineEntry",

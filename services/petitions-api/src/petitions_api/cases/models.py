@@ -121,19 +121,21 @@ class Petitioner(Base):
     """The person behind a case (信访人/来电人). Kept apart from the case so that it can be
     protected, masked and audited on its own, and never travels in events or logs.
 
-    TODO(issue #6): encrypt name, phone, id_number and address at rest, and replace the
-    plain ``phone_key``/``id_number_key`` lookup columns by keyed hashes (blind indexes).
+    Name, phone, ID number and address are stored only as AES-256-GCM ciphertexts bound to
+    this row and field (context ``petitioners/<case id>/<field>``, see ``cases.personal_data``);
+    phone and ID number also as keyed hashes (blind indexes) that find repeats without
+    decrypting anything.
     """
 
     __tablename__ = "petitioners"
 
     case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"), primary_key=True)
-    name: Mapped[str] = mapped_column(String(100))
-    phone: Mapped[str | None] = mapped_column(String(40))
-    id_number: Mapped[str | None] = mapped_column(String(40))
-    address: Mapped[str | None] = mapped_column(String(300))
-    phone_key: Mapped[str | None] = mapped_column(String(40), index=True)
-    id_number_key: Mapped[str | None] = mapped_column(String(40), index=True)
+    name_ciphertext: Mapped[str] = mapped_column(Text)
+    phone_ciphertext: Mapped[str | None] = mapped_column(Text)
+    id_number_ciphertext: Mapped[str | None] = mapped_column(Text)
+    address_ciphertext: Mapped[str | None] = mapped_column(Text)
+    phone_index: Mapped[str | None] = mapped_column(String(64), index=True)
+    id_number_index: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class TimelineEntry(Base):

@@ -1,6 +1,7 @@
 """Is a new case the same petitioner's same matter as an earlier one? Pure functions.
 
-Identity: a normalised phone number or ID number. Matter: the same category (when both have
+Identity: equal blind indexes of the normalised phone number or ID number (the query is in
+``service._find_repeat``; see ``personal_data``). Matter: the same category (when both have
 one) and similar text. Similarity is rapidfuzz's character-level ratio, which works on
 Chinese text without word segmentation.
 """
@@ -13,26 +14,7 @@ from uuid import UUID
 
 from rapidfuzz import fuzz
 
-_NON_DIGITS = re.compile(r"\D")
 _SPACE_AND_PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
-
-
-def phone_key(phone: str | None) -> str | None:
-    """Digits only, without China's +86/0086 prefix: "+86 138-0000-0000" → "13800000000"."""
-    if not phone:
-        return None
-    digits = _NON_DIGITS.sub("", phone)
-    for prefix in ("0086", "86"):
-        if digits.startswith(prefix) and len(digits) - len(prefix) >= 11:
-            digits = digits[len(prefix) :]
-            break
-    return digits or None
-
-
-def id_number_key(id_number: str | None) -> str | None:
-    if not id_number:
-        return None
-    return id_number.strip().upper() or None
 
 
 def _normalise_text(text: str) -> str:

@@ -4,6 +4,10 @@ Lifecycle actions are ``POST /v1/cases/{id}/actions/{action}``, one route per ac
 with its own body schema), generated from the state machine's table. Mutations honour
 ``If-Match`` with the case's ``ETag``; the answer to a disallowed action is a 409 problem
 that lists ``allowed_actions``.
+
+Who acts is the authenticated caller (its ``sub``), recorded on the timeline; which cases it
+sees and acts on is its org-unit scope (``security.scope_of``); roles per route are
+``security.POLICY``.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from gov_common.app import SessionDep
 from gov_common.events.petitions import CaseKind, Channel
 from gov_common.pagination import Page
 from gov_common.problems import PROBLEM_RESPONSES
+from gov_common.security.access import ForbiddenError
+from gov_common.security.setup import PrincipalDep
 from petitions_api.cases import service
 from petitions_api.cases.lifecycle import Action, CaseStatus
 from petitions_api.cases.schemas import (
@@ -31,18 +37,10 @@ from petitions_api.cases.schemas import (
     RepeatLink,
     TimelineEntryRead,
 )
+from petitions_api.security import may_read_personal_data, registers_petitions, scope_of
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=PROBLEM_RESPONSES)
 
-ActorHeader = Annotated[
-    str,
-    Header(
-        alias="X-Actor-Id",
-        min_length=1,
-        max_length=100,
-        description="user or client id of whoever acts (recorded on the timeline)",
-    ),
-]
 IfMatchHeader = Annotated[
     str | None, Header(alias="If-Match", description="the case's ETag; 412 if it changed")
 ]
@@ -66,19 +64,25 @@ async def create_case(
     body: CaseCreate,
     session: SessionDep,
     request: Request,
+    principal: PrincipalDep,
     idempotency_key: Annotated[
         str | None,
         Header(
             alias="Idempotency-Key",
             min_length=1,
             max_length=200,
-            description="same key and body → the same answer, one case",
+            description="same key and body from the same caller → the same answer, one case",
         ),
     ] = None,
-    actor: Annotated[str | None, Header(alias="X-Actor-Id", max_length=100)] = None,
 ) -> JSONResponse:
     settings = request.app.state.settings
-    scope = "cases"
+    if body.kind is CaseKind.PETITION_CASE and not registers_petitions(principal):
+        raise ForbiddenError(
+            "a system client files hotline tickets (kind hotline_ticket); 信访 petition cases "
+            "are registered by the 信访 registry (role operator)"
+        )
+    # Keys are the caller's own: another client's key neither replays nor blocks this one.
+    scope = service.idempotency_scope(principal.subject)
     if idempotency_key is not None:
         earlier = await service.claim_idempotency_key(
             session, scope=scope, key=idempotency_key, digest=service.request_hash(body)
@@ -94,7 +98,9 @@ async def create_case(
                     "Idempotent-Replayed": "true",
                 },
             )
-    case = await service.register_case(session, body, settings=settings, actor=actor)
+    case = await service.register_case(
+        session, body, settings=settings, actor=principal.subject, source_client=principal.subject
+    )
     view = await service.case_view(session, case)
     if idempotency_key is not None:
         await service.remember_response(
@@ -108,9 +114,10 @@ async def create_case(
     return _case_response(view, status_code=201, Location=f"/v1/cases/{case.id}")
 
 
-@router.get("", summary="List, filter and search cases (newest first)")
+@router.get("", summary="List, filter and search cases in the caller's scope (newest first)")
 async def list_cases(
     session: SessionDep,
+    principal: PrincipalDep,
     status_: Annotated[list[CaseStatus] | None, Query(alias="status")] = None,
     kind: CaseKind | None = None,
     unit: Annotated[str | None, Query(description="handling unit code: its whole subtree")] = None,
@@ -142,28 +149,45 @@ async def list_cases(
         parent_case_id=parent_case_id,
         limit=limit,
         cursor=cursor,
+        scope=scope_of(principal),
     )
     items = [await service.case_view(session, c) for c in rows]
     return Page[CaseRead](items=items, next_cursor=next_cursor)
 
 
 @router.get("/{case_id}", summary="Read one case", response_model=CaseRead)
-async def read_case(case_id: UUID, session: SessionDep) -> JSONResponse:
-    case = await service.get_case(session, case_id)
+async def read_case(case_id: UUID, session: SessionDep, principal: PrincipalDep) -> JSONResponse:
+    case = await service.get_case(session, case_id, scope=scope_of(principal))
     return _case_response(await service.case_view(session, case))
 
 
 @router.get("/{case_id}/timeline", summary="Every step of the case: who, when, why")
-async def read_timeline(case_id: UUID, session: SessionDep) -> list[TimelineEntryRead]:
-    return [TimelineEntryRead.model_validate(e) for e in await service.timeline(session, case_id)]
+async def read_timeline(
+    case_id: UUID, session: SessionDep, principal: PrincipalDep
+) -> list[TimelineEntryRead]:
+    entries = await service.timeline(session, case_id, scope=scope_of(principal))
+    return [TimelineEntryRead.model_validate(e) for e in entries]
 
 
 @router.get(
     "/{case_id}/petitioner",
     summary="The petitioner's personal data (kept out of case reads, events and logs)",
+    description=(
+        "In full for operators, handlers and supervisors in scope and for admins — each such "
+        "read is written to the personal-data access log — and masked for other callers."
+    ),
 )
-async def read_petitioner(case_id: UUID, session: SessionDep) -> PetitionerRead:
-    return PetitionerRead.model_validate(await service.get_petitioner(session, case_id))
+async def read_petitioner(
+    case_id: UUID, session: SessionDep, request: Request, principal: PrincipalDep
+) -> PetitionerRead:
+    return await service.read_petitioner(
+        session,
+        case_id,
+        principal=principal,
+        unmasked=may_read_personal_data(principal),
+        settings=request.app.state.settings,
+        scope=scope_of(principal),
+    )
 
 
 @router.post("/{case_id}/repeat", summary="Link the case as a repeat of an earlier one")
@@ -171,28 +195,48 @@ async def link_repeat(
     case_id: UUID,
     body: RepeatLink,
     session: SessionDep,
-    actor: ActorHeader,
+    principal: PrincipalDep,
     if_match: IfMatchHeader = None,
 ) -> CaseRead:
     case = await service.link_repeat(
-        session, case_id, body.repeat_of, actor=actor, if_match=if_match, note=body.note
+        session,
+        case_id,
+        body.repeat_of,
+        actor=principal.subject,
+        if_match=if_match,
+        note=body.note,
+        scope=scope_of(principal),
     )
     return await service.case_view(session, case)
 
 
 @router.post("/{case_id}/repeat/confirm", summary="Confirm the detected repeat link")
 async def confirm_repeat(
-    case_id: UUID, session: SessionDep, actor: ActorHeader, if_match: IfMatchHeader = None
+    case_id: UUID, session: SessionDep, principal: PrincipalDep, if_match: IfMatchHeader = None
 ) -> CaseRead:
-    case = await service.confirm_repeat(session, case_id, actor=actor, if_match=if_match, note=None)
+    case = await service.confirm_repeat(
+        session,
+        case_id,
+        actor=principal.subject,
+        if_match=if_match,
+        note=None,
+        scope=scope_of(principal),
+    )
     return await service.case_view(session, case)
 
 
 @router.delete("/{case_id}/repeat", summary="Unlink: the case is a first-time petition after all")
 async def unlink_repeat(
-    case_id: UUID, session: SessionDep, actor: ActorHeader, if_match: IfMatchHeader = None
+    case_id: UUID, session: SessionDep, principal: PrincipalDep, if_match: IfMatchHeader = None
 ) -> CaseRead:
-    case = await service.unlink_repeat(session, case_id, actor=actor, if_match=if_match, note=None)
+    case = await service.unlink_repeat(
+        session,
+        case_id,
+        actor=principal.subject,
+        if_match=if_match,
+        note=None,
+        scope=scope_of(principal),
+    )
     return await service.case_view(session, case)
 
 
@@ -221,7 +265,7 @@ def _action_endpoint(
         body: Any,
         session: SessionDep,
         request: Request,
-        actor: ActorHeader,
+        principal: PrincipalDep,
         if_match: IfMatchHeader = None,
     ) -> JSONResponse:
         case, created = await service.perform(
@@ -229,9 +273,10 @@ def _action_endpoint(
             case_id,
             action,
             body,
-            actor=actor,
+            actor=principal.subject,
             if_match=if_match,
             settings=request.app.state.settings,
+            scope=scope_of(principal),
         )
         headers = {"Location": f"/v1/cases/{created.id}"} if created is not None else {}
         return _case_response(await service.case_view(session, case), **headers)

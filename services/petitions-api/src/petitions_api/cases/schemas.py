@@ -207,12 +207,14 @@ class CaseRead(BaseModel):
 
 
 class PetitionerRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    """Personal data: in full only for roles that may read it (and then audited), else
+    masked (张*, 139****5678, 110105********002X, 城关街道****)."""
 
     name: str
     phone: str | None
     id_number: str | None
     address: str | None
+    masked: bool = Field(description="true when the values are masked for this caller")
 
 
 class TimelineEntryRead(BaseModel):
@@ -279,13 +281,15 @@ class ReopenBody(ActionBody):
 
 
 class ExtendBody(ActionBody):
+    """Approved by the supervisor who calls it: the approver is the caller."""
+
     days: int = Field(ge=1, le=30, description="at most 30 days, once")
     reason: Reason
-    approver: Annotated[Text, StringConstraints(max_length=100)]
 
 
 class SuperviseBody(ActionBody):
-    supervisor_id: Annotated[Text, StringConstraints(max_length=100)]
+    """The supervisor (督办人) is the caller."""
+
     due_on: date
 
 

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +26,8 @@ from gov_common.events.petitions import (
 )
 from gov_common.pagination import decode_cursor, encode_cursor
 from gov_common.problems import NotFoundError, ProblemError
+from gov_common.security.audit import record_personal_data_access
+from gov_common.security.principal import Principal
 from petitions_api.cases import events, repeats
 from petitions_api.cases.lifecycle import (
     Action,
@@ -46,6 +48,7 @@ from petitions_api.cases.models import (
     TimelineEntry,
     case_number_seq,
 )
+from petitions_api.cases.personal_data import PersonalData, Protector, masked
 from petitions_api.cases.schemas import (
     ActionBody,
     CaseCreate,
@@ -55,6 +58,7 @@ from petitions_api.cases.schemas import (
     DispatchBody,
     EscalateBody,
     ExtendBody,
+    PetitionerRead,
     RateBody,
     ReopenBody,
     ReplyBody,
@@ -63,6 +67,7 @@ from petitions_api.cases.schemas import (
     SuperviseBody,
 )
 from petitions_api.config import Settings
+from petitions_api.db import PersonalDataAccess
 from petitions_api.deadlines import service as deadlines
 from petitions_api.deadlines.calendar import (
     add_working_days,
@@ -127,16 +132,15 @@ async def register_case(
         handling = await reference.route(session, category, place) if category else None
 
     petitioner = data.petitioner
-    p_key = repeats.phone_key(petitioner.phone) if petitioner else None
-    i_key = repeats.id_number_key(petitioner.id_number) if petitioner else None
+    protector = Protector.from_settings(settings)
     match = await _find_repeat(
         session,
         settings,
         subject=data.subject,
         description=data.description,
         category_code=data.category_code,
-        phone_key=p_key,
-        id_key=i_key,
+        phone_index=protector.phone_index(petitioner.phone) if petitioner else None,
+        id_number_index=protector.id_number_index(petitioner.id_number) if petitioner else None,
         now=now,
     )
 
@@ -176,17 +180,10 @@ async def register_case(
     session.add(case)
     await session.flush()
     if petitioner is not None:
-        session.add(
-            Petitioner(
-                case_id=case.id,
-                name=petitioner.name,
-                phone=petitioner.phone,
-                id_number=petitioner.id_number,
-                address=petitioner.address,
-                phone_key=p_key,
-                id_number_key=i_key,
-            )
+        personal = PersonalData(
+            petitioner.name, petitioner.phone, petitioner.id_number, petitioner.address
         )
+        session.add(Petitioner(case_id=case.id, **vars(protector.seal(case.id, personal))))
     await _start_first_clock(session, case, category, now=now)
     _record(
         session,
@@ -234,16 +231,17 @@ async def _find_repeat(
     subject: str,
     description: str,
     category_code: str | None,
-    phone_key: str | None,
-    id_key: str | None,
+    phone_index: str | None,
+    id_number_index: str | None,
     now: datetime,
     exclude: uuid.UUID | None = None,
 ) -> tuple[uuid.UUID, float] | None:
+    # The same petitioner: equal blind indexes of the normalised phone or ID number.
     identity = [
         c
         for c in (
-            Petitioner.phone_key == phone_key if phone_key else None,
-            Petitioner.id_number_key == id_key if id_key else None,
+            Petitioner.phone_index == phone_index if phone_index else None,
+            Petitioner.id_number_index == id_number_index if id_number_index else None,
         )
         if c is not None
     ]
@@ -268,6 +266,14 @@ async def _find_repeat(
         candidates=candidates,
         threshold=settings.repeat_similarity,
     )
+
+
+def idempotency_scope(subject: str) -> str:
+    """Idempotency keys are per caller; a long subject is hashed to fit the column."""
+    scope = f"cases:{subject}"
+    if len(scope) <= 100:
+        return scope
+    return "cases:sha256:" + hashlib.sha256(subject.encode()).hexdigest()
 
 
 def request_hash(data: CaseCreate) -> str:
@@ -321,8 +327,34 @@ async def remember_response(
 # ------------------------------------------------------------------------------ reading
 
 
-async def get_case(session: AsyncSession, case_id: uuid.UUID, *, for_update: bool = False) -> Case:
+async def scope_condition(session: AsyncSession, scope: str | None) -> ColumnElement[bool] | None:
+    """Cases in the caller's org-unit subtree: handled there or located there (属地).
+
+    None: no restriction (district-level callers). An org unit this service does not know
+    sees nothing.
+    """
+    if scope is None:
+        return None
+    path = await session.scalar(select(OrgUnit.path).where(OrgUnit.code == scope))
+    if path is None:
+        return false()
+    units = select(OrgUnit.code).where(OrgUnit.path.startswith(path, autoescape=True))
+    return or_(Case.handling_unit_id.in_(units), Case.place_unit_id.in_(units))
+
+
+async def get_case(
+    session: AsyncSession,
+    case_id: uuid.UUID,
+    *,
+    for_update: bool = False,
+    scope: str | None = None,
+) -> Case:
+    """The case, or 404 — also when it lies outside the caller's scope, so that its
+    existence is not revealed."""
     statement = select(Case).where(Case.id == case_id)
+    in_scope = await scope_condition(session, scope)
+    if in_scope is not None:
+        statement = statement.where(in_scope)
     if for_update:
         statement = statement.with_for_update()
     case = await session.scalar(statement)
@@ -342,16 +374,51 @@ async def case_view(session: AsyncSession, case: Case) -> CaseRead:
     )
 
 
-async def get_petitioner(session: AsyncSession, case_id: uuid.UUID) -> Petitioner:
-    await get_case(session, case_id)
+def open_petitioner(petitioner: Petitioner, settings: Settings) -> PersonalData:
+    return Protector.from_settings(settings).open(
+        petitioner.case_id,
+        name_ciphertext=petitioner.name_ciphertext,
+        phone_ciphertext=petitioner.phone_ciphertext,
+        id_number_ciphertext=petitioner.id_number_ciphertext,
+        address_ciphertext=petitioner.address_ciphertext,
+    )
+
+
+async def read_petitioner(
+    session: AsyncSession,
+    case_id: uuid.UUID,
+    *,
+    principal: Principal,
+    unmasked: bool,
+    settings: Settings,
+    scope: str | None = None,
+) -> PetitionerRead:
+    """The petitioner of a case in scope: in full for ``unmasked`` callers — and then the
+    read is written to the access log in this transaction — else masked."""
+    await get_case(session, case_id, scope=scope)
     petitioner = await session.get(Petitioner, case_id)
     if petitioner is None:
         raise NotFoundError("petitioner of case", case_id)
-    return petitioner
+    data = open_petitioner(petitioner, settings)
+    if unmasked:
+        await record_personal_data_access(
+            session,
+            PersonalDataAccess,
+            principal,
+            resource_type="petitioner",
+            resource_id=str(case_id),
+            fields=data.present_fields(),
+        )
+    else:
+        units = (await session.execute(select(OrgUnit.name, OrgUnit.short_name))).all()
+        data = masked(data, [n for unit in units for n in unit if n])
+    return PetitionerRead(**vars(data), masked=not unmasked)
 
 
-async def timeline(session: AsyncSession, case_id: uuid.UUID) -> list[TimelineEntry]:
-    await get_case(session, case_id)
+async def timeline(
+    session: AsyncSession, case_id: uuid.UUID, *, scope: str | None = None
+) -> list[TimelineEntry]:
+    await get_case(session, case_id, scope=scope)
     rows = await session.scalars(
         select(TimelineEntry).where(TimelineEntry.case_id == case_id).order_by(TimelineEntry.id)
     )
@@ -445,10 +512,11 @@ async def perform(
     *,
     actor: str,
     if_match: str | None,
+    scope: str | None = None,
     settings: Settings,
 ) -> tuple[Case, Case | None]:
     """Apply ``action`` to the case; returns the case and, for a review request, the new case."""
-    case = await get_case(session, case_id, for_update=True)
+    case = await get_case(session, case_id, for_update=True, scope=scope)
     check_if_match(case, if_match)
     before = case.status
     try:
@@ -755,13 +823,13 @@ async def _extend(ctx: _Context, body: ActionBody) -> _Outcome:
                 {
                     "new_handling_due_on": new_due_on,
                     "reason": body.reason,
-                    "approver": body.approver,
+                    "approver": ctx.actor,  # the supervisor who approves is the one who acts
                 },
             )
         ],
         details={
             "days": body.days,
-            "approver": body.approver,
+            "approver": ctx.actor,
             "new_handling_due_on": new_due_on.isoformat(),
         },
     )
@@ -776,20 +844,21 @@ async def _supervise(ctx: _Context, body: ActionBody) -> _Outcome:
             problem_type="validation-error",
             extra={"invalid_params": [{"name": "due_on", "reason": "in the past"}]},
         )
-    ctx.case.supervisor_id = body.supervisor_id
+    # The supervisor is whoever puts the case under supervision (督办), never a name sent.
+    ctx.case.supervisor_id = ctx.actor
     ctx.case.supervision_due_on = body.due_on
     return _Outcome(
         [
             (
                 contracts.CASE_SUPERVISED_V1,
                 {
-                    "supervisor_id": body.supervisor_id,
+                    "supervisor_id": ctx.actor,
                     "due_on": body.due_on,
                     "note": body.note,
                 },
             )
         ],
-        details={"supervisor_id": body.supervisor_id, "due_on": body.due_on.isoformat()},
+        details={"supervisor_id": ctx.actor, "due_on": body.due_on.isoformat()},
     )
 
 
@@ -861,17 +930,10 @@ async def _request_review(ctx: _Context, body: ActionBody) -> _Outcome:
     ctx.session.add(review)
     await ctx.session.flush()
     if petitioner is not None:
-        ctx.session.add(
-            Petitioner(
-                case_id=review.id,
-                name=petitioner.name,
-                phone=petitioner.phone,
-                id_number=petitioner.id_number,
-                address=petitioner.address,
-                phone_key=petitioner.phone_key,
-                id_number_key=petitioner.id_number_key,
-            )
-        )
+        # Ciphertexts are bound to their row: re-seal for the review case, never copy.
+        personal = open_petitioner(petitioner, ctx.settings)
+        sealed = Protector.from_settings(ctx.settings).seal(review.id, personal)
+        ctx.session.add(Petitioner(case_id=review.id, **vars(sealed)))
     await deadlines.open_deadline(
         ctx.session,
         review.id,
@@ -930,11 +992,14 @@ async def link_repeat(
     *,
     actor: str,
     if_match: str | None,
+    scope: str | None = None,
     note: str | None,
 ) -> Case:
-    case = await get_case(session, case_id, for_update=True)
+    case = await get_case(session, case_id, for_update=True, scope=scope)
     check_if_match(case, if_match)
-    earlier = await session.get(Case, repeat_of)
+    statement = select(Case).where(Case.id == repeat_of)
+    in_scope = await scope_condition(session, scope)
+    earlier = await session.scalar(statement if in_scope is None else statement.where(in_scope))
     if earlier is None:
         raise ProblemError(
             422,
@@ -972,9 +1037,10 @@ async def confirm_repeat(
     *,
     actor: str,
     if_match: str | None,
+    scope: str | None = None,
     note: str | None,
 ) -> Case:
-    case = await get_case(session, case_id, for_update=True)
+    case = await get_case(session, case_id, for_update=True, scope=scope)
     check_if_match(case, if_match)
     if case.repeat_of is None:
         raise ProblemError(
@@ -1005,9 +1071,10 @@ async def unlink_repeat(
     *,
     actor: str,
     if_match: str | None,
+    scope: str | None = None,
     note: str | None,
 ) -> Case:
-    case = await get_case(session, case_id, for_update=True)
+    case = await get_case(session, case_id, for_update=True, scope=scope)
     check_if_match(case, if_match)
     if case.repeat_of is None:
         raise ProblemError(409, "the case is not linked as a repeat", problem_type="not-a-repeat")
@@ -1055,9 +1122,14 @@ async def search(
     limit: int = 50,
     cursor: str | None = None,
     now: datetime | None = None,
+    scope: str | None = None,
 ) -> tuple[list[Case], str | None]:
-    """Cases newest first, filtered; ``unit``/``place_unit`` match a whole subtree."""
+    """Cases newest first, filtered; ``unit``/``place_unit`` match a whole subtree, and only
+    cases in the caller's ``scope`` are seen."""
     statement: Select[tuple[Case]] = select(Case)
+    in_scope = await scope_condition(session, scope)
+    if in_scope is not None:
+        statement = statement.where(in_scope)
     if status:
         statement = statement.where(Case.status.in_(status))
     if kind:

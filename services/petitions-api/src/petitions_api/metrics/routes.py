@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query, Request
 from gov_common.app import SessionDep
 from gov_common.pagination import Page
 from gov_common.problems import PROBLEM_RESPONSES
+from gov_common.security.setup import PrincipalDep
 from petitions_api.config import Settings
 from petitions_api.metrics import service
 from petitions_api.metrics.definitions import DEFINITIONS, MetricDefinition
@@ -29,6 +30,7 @@ from petitions_api.metrics.schemas import (
     TownFigure,
     UnitBasis,
 )
+from petitions_api.security import scope_of
 
 PREFIX = "/v1/metrics"
 router = APIRouter(prefix=PREFIX, tags=["metrics"], responses=PROBLEM_RESPONSES)
@@ -135,7 +137,12 @@ def figure_view(result: service.Result) -> Figure:
         period=_period_read(query.period),
         period_basis=query.definition.basis_name if query.period is not None else None,
         as_of=query.as_of,
-        scope=ScopeRead(unit=query.unit, unit_basis=query.unit_basis, kind=query.kind_choice),
+        scope=ScopeRead(
+            unit=query.unit,
+            unit_basis=query.unit_basis,
+            kind=query.kind_choice,
+            caller_scope=query.scope,
+        ),
         numerator=counts.numerator,
         denominator=counts.denominator,
         rate=counts.rate,
@@ -156,6 +163,7 @@ async def list_definitions() -> list[DefinitionRead]:
 async def summary(
     session: SessionDep,
     request: Request,
+    principal: PrincipalDep,
     period: PeriodParam = None,
     from_: FromParam = None,
     to: ToParam = None,
@@ -172,6 +180,7 @@ async def summary(
             period=resolved,
             kind=definition.default_kind,
             unit=unit,
+            scope=scope_of(principal),
             unit_basis=unit_basis,
         )
         figures.append(figure_view(await service.compute(session, query, settings=settings)))
@@ -184,6 +193,7 @@ def _figure_endpoint(definition: MetricDefinition) -> Callable[..., Awaitable[Fi
     async def endpoint(
         session: SessionDep,
         request: Request,
+        principal: PrincipalDep,
         period: PeriodParam = None,
         from_: FromParam = None,
         to: ToParam = None,
@@ -196,6 +206,7 @@ def _figure_endpoint(definition: MetricDefinition) -> Callable[..., Awaitable[Fi
             period=resolve_period(period, from_, to, required=definition.period_required),
             kind=service.choose_kind(definition, kind),
             unit=unit,
+            scope=scope_of(principal),
             unit_basis=unit_basis,
         )
         result = await service.compute(session, query, settings=request.app.state.settings)
@@ -209,6 +220,7 @@ def _cases_endpoint(definition: MetricDefinition) -> Callable[..., Awaitable[Pag
     async def endpoint(
         session: SessionDep,
         request: Request,
+        principal: PrincipalDep,
         period: PeriodParam = None,
         from_: FromParam = None,
         to: ToParam = None,
@@ -235,6 +247,7 @@ def _cases_endpoint(definition: MetricDefinition) -> Callable[..., Awaitable[Pag
             period=resolve_period(period, from_, to, required=definition.period_required),
             kind=service.choose_kind(definition, kind),
             unit=unit,
+            scope=scope_of(principal),
             unit_basis=unit_basis,
         )
         rows, next_cursor = await service.cases(

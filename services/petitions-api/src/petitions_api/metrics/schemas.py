@@ -51,6 +51,10 @@ class ScopeRead(BaseModel):
     unit: str | None = Field(description="org-unit code: its whole subtree; null: all units")
     unit_basis: UnitBasis
     kind: KindChoice
+    caller_scope: str | None = Field(
+        default=None,
+        description="the caller's org unit: only cases placed or handled in its subtree count",
+    )
 
 
 class TownFigure(BaseModel):

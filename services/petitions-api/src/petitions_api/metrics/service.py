@@ -1,8 +1,10 @@
 """Computing figures: one SQL aggregate per figure on the denormalised, indexed case columns
 (never a loop over cases), and the cases behind each figure, page by page.
 
-Every function takes ``unit`` (a caller's filter) and ``scope`` (the caller's own org-unit
-subtree, which the auth layer passes): a case counts only inside both subtrees.
+Every function takes ``unit`` (a caller's filter, on the place or the handling unit) and
+``scope`` (the caller's own org-unit subtree, which the routes pass from the principal): a
+case counts only inside both — inside the scope when its place or its handling unit lies in
+the subtree, the same rule as every other read of cases.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, and_, case, cast, func, or_, select
+from sqlalchemy import ColumnElement, Float, and_, case, cast, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gov_common.events.petitions import CaseKind
 from gov_common.pagination import decode_cursor, encode_cursor
 from gov_common.problems import ProblemError
 from petitions_api.cases.models import Case
+from petitions_api.cases.service import scope_condition
 from petitions_api.config import Settings
 from petitions_api.metrics.definitions import DEFINITIONS, Context, MetricDefinition
 from petitions_api.metrics.periods import Period
@@ -130,14 +133,15 @@ async def _conditions(
     if query.period is not None and definition.period_basis is not None:
         conditions.append(definition.period_basis.between(query.period.start, query.period.end))
     column = Case.place_unit_id if query.unit_basis is UnitBasis.PLACE else Case.handling_unit_id
-    for name, code in (("unit", query.unit), ("scope", query.scope)):
-        if code is None:
-            continue
-        path = await reference.subtree_path(session, code, field=name)
+    if query.unit is not None:
+        path = await reference.subtree_path(session, query.unit, field="unit")
         # A materialised-path prefix: the subtree's codes come from the small org-unit table.
         conditions.append(
             column.in_(select(OrgUnit.code).where(OrgUnit.path.startswith(path, autoescape=True)))
         )
+    in_scope = await scope_condition(session, query.scope)
+    if in_scope is not None:
+        conditions.append(in_scope)
     return conditions
 
 
@@ -196,8 +200,11 @@ async def _by_town(
     )
     for code in (query.unit, query.scope):
         if code is not None:
-            path = await reference.subtree_path(session, code)
-            towns_statement = towns_statement.where(OrgUnit.path.startswith(path, autoescape=True))
+            path = await session.scalar(select(OrgUnit.path).where(OrgUnit.code == code))
+            # A scope this service does not know lists no town (and counted no case).
+            towns_statement = towns_statement.where(
+                OrgUnit.path.startswith(path, autoescape=True) if path else false()
+            )
     names: dict[str | None, str | None] = {
         code: name
         for code, name in (await session.execute(towns_statement.order_by(OrgUnit.position))).all()

@@ -19,9 +19,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gov_common.app import SessionDep
 from gov_common.problems import ProblemError
+from gov_common.security.setup import PrincipalDep
 from petitions_api.config import Settings
 from petitions_api.open311 import service
 from petitions_api.open311.formats import Open311Error, check_format, render, render_errors
+from petitions_api.security import scope_of
 
 BASE_PATH = "/open311/v2"
 
@@ -39,8 +41,11 @@ class Open311Route(APIRoute):
             except Open311Error as exc:
                 return render_errors(fmt, [(exc.code, exc.description)], exc.code)
             except ProblemError as exc:
+                # Also the guard's 401 and 403: an Open311 client reads Open311 errors.
                 code = 400 if exc.status == 422 else exc.status
-                return render_errors(fmt, [(code, exc.detail)], code)
+                response = render_errors(fmt, [(code, exc.detail)], code)
+                response.headers.update(exc.headers or {})
+                return response
             except RequestValidationError as exc:
                 errors = [
                     (400, f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}")
@@ -123,12 +128,15 @@ async def service_definition(fmt: str, service_code: str, session: SessionDep) -
         "`attribute[place_unit]`, `attribute[urgent]`. `email` and `account_id` are not kept."
     ),
 )
-async def file_request(fmt: str, request: Request, session: SessionDep) -> Response:
+async def file_request(
+    fmt: str, request: Request, session: SessionDep, principal: PrincipalDep
+) -> Response:
     check_format(fmt)
     params = await _params(request)
-    settings = _settings(request)
-    client = service.check_api_key(settings, params.get("api_key"))
-    filed = await service.file_request(session, params, settings=settings, client=client)
+    # The client is whoever the guard authenticated (its API key's id, never the key).
+    filed = await service.file_request(
+        session, params, settings=_settings(request), client=principal.subject
+    )
     body = [
         {
             "service_request_id": filed.case.case_number,
@@ -148,16 +156,22 @@ async def file_request(fmt: str, request: Request, session: SessionDep) -> Respo
         "default, at most 90 days), `status` (`open`, `closed`)."
     ),
 )
-async def list_requests(fmt: str, request: Request, session: SessionDep) -> Response:
+async def list_requests(
+    fmt: str, request: Request, session: SessionDep, principal: PrincipalDep
+) -> Response:
     check_format(fmt)
     wanted = service.parse_filter(dict(request.query_params))
-    return render(fmt, "service_requests", await service.list_requests(session, wanted))
+    found = await service.list_requests(session, wanted, scope=scope_of(principal))
+    return render(fmt, "service_requests", found)
 
 
 @router.get("/requests/{service_request_id}.{fmt}", summary="One service request")
-async def get_request(fmt: str, service_request_id: str, session: SessionDep) -> Response:
+async def get_request(
+    fmt: str, service_request_id: str, session: SessionDep, principal: PrincipalDep
+) -> Response:
     check_format(fmt)
-    return render(fmt, "service_requests", await service.get_request(session, service_request_id))
+    found = await service.get_request(session, service_request_id, scope=scope_of(principal))
+    return render(fmt, "service_requests", found)
 
 
 @router.api_route(

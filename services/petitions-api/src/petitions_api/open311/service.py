@@ -2,14 +2,14 @@
 are service requests. Filing goes through the same intake function as the native API
 (``cases.service.register_case``): same validation, routing, repeat detection and outbox event.
 
-Every read takes ``scope`` (an org-unit code: only cases whose place lies in its subtree),
-which the auth layer will pass for the caller.
+Every read takes ``scope`` (the caller's org unit: only tickets placed or handled in its
+subtree, as everywhere in this service), which the routes pass from the principal. Filing
+clients are authenticated by the app-wide guard: an API key from the shared table, sent as
+``api_key``, or a bearer token.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import mimetypes
 import uuid
 from collections.abc import Mapping
@@ -54,23 +54,6 @@ RATING_NAMES = {
     Rating.BASICALLY_SATISFIED: "基本满意",
     Rating.DISSATISFIED: "不满意",
 }
-
-
-# --------------------------------------------------------------------------- api keys
-
-
-def check_api_key(settings: Settings, api_key: str | None) -> str:
-    """The one place a filing client's key is checked; returns the client's id.
-
-    TODO(lead): replace the configured list by the shared API-key table.
-    """
-    if not api_key:
-        raise Open311Error(403, "api_key: required to file a request; ask for a key")
-    for configured in settings.open311_api_keys:
-        if hmac.compare_digest(configured.get_secret_value().encode(), api_key.encode()):
-            # Never store or log the key itself: a short digest names the client.
-            return "open311:" + hashlib.sha256(api_key.encode()).hexdigest()[:12]
-    raise Open311Error(403, "api_key: not a valid key for this endpoint")
 
 
 # -------------------------------------------------------------------------- discovery
@@ -360,23 +343,9 @@ def parse_filter(params: Mapping[str, str]) -> RequestFilter:
     )
 
 
-def _scoped(statement: Any, scope_path: str | None) -> Any:
-    if scope_path is None:
-        return statement
-    return statement.where(
-        Case.place_unit_id.in_(
-            select(OrgUnit.code).where(OrgUnit.path.startswith(scope_path, autoescape=True))
-        )
-    )
-
-
-async def _scope_path(session: AsyncSession, scope: str | None) -> str | None:
-    if scope is None:
-        return None
-    unit = await session.get(OrgUnit, scope)
-    if unit is None:
-        raise Open311Error(400, f"scope: org unit {scope!r} does not exist")
-    return unit.path
+async def _scoped(session: AsyncSession, statement: Any, scope: str | None) -> Any:
+    in_scope = await cases.scope_condition(session, scope)
+    return statement if in_scope is None else statement.where(in_scope)
 
 
 async def list_requests(
@@ -403,7 +372,7 @@ async def list_requests(
             closed = {CaseStatus.CLOSED, CaseStatus.DECLINED}
             states = OPEN_STATUSES if wanted.statuses[0] == "open" else closed
             statement = statement.where(Case.status.in_(states))
-    statement = _scoped(statement, await _scope_path(session, scope))
+    statement = await _scoped(session, statement, scope)
     rows = (
         await session.scalars(
             statement.order_by(Case.created_at.desc(), Case.id.desc()).limit(MAX_REQUESTS)
@@ -418,7 +387,7 @@ async def get_request(
     statement = select(Case).where(
         Case.kind == CaseKind.HOTLINE_TICKET, Case.case_number == service_request_id
     )
-    case = await session.scalar(_scoped(statement, await _scope_path(session, scope)))
+    case = await session.scalar(await _scoped(session, statement, scope))
     if case is None:
         raise Open311Error(404, f"service_request_id: {service_request_id!r} was not found")
     return await _views(session, [case])

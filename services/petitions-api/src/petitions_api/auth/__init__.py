@@ -1,0 +1,1 @@
+"""Sign-in: the built-in token issuer, token verification and API keys for this service."""
