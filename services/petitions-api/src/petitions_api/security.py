@@ -105,10 +105,7 @@ POLICY = AccessPolicy(
         ("GET", "/v1/metrics/summary"): FIGURES,
         **{("GET", f"/v1/metrics/{metric}"): FIGURES for metric in METRICS},
         **{("GET", f"/v1/metrics/{metric}/cases"): FIGURES for metric in METRICS},
-        # Open311 GeoReport v2
-        ("GET", "/open311/v2/discovery.{fmt}"): REFERENCE,
-        ("GET", "/open311/v2/services.{fmt}"): REFERENCE,
-        ("GET", "/open311/v2/services/{service_code}.{fmt}"): REFERENCE,
+        # Open311 GeoReport v2 (discovery and the service list are public, below)
         ("POST", "/open311/v2/requests.{fmt}"): OPEN311_FILE,
         ("GET", "/open311/v2/requests.{fmt}"): OPEN311_READ,
         ("GET", "/open311/v2/requests/{service_request_id}.{fmt}"): OPEN311_READ,
@@ -118,8 +115,14 @@ POLICY = AccessPolicy(
         ("DELETE", "/v1/api-keys/{key_id}"): ADMIN,
         ("GET", "/v1/audit/personal-data-access"): ADMIN,
     },
-    # Open311's catch-all answers any other path under the base URL with an Open311 404.
+    # Open311 clients read discovery and the service list without a key, as the spec has it
+    # (they hold no case data); the catch-all answers any other path with an Open311 404.
     public=PUBLIC_ROUTES
+    | {
+        ("GET", "/open311/v2/discovery.{fmt}"),
+        ("GET", "/open311/v2/services.{fmt}"),
+        ("GET", "/open311/v2/services/{service_code}.{fmt}"),
+    }
     | {(method, "/open311/v2/{rest:path}") for method in ("GET", "POST", "PUT", "PATCH", "DELETE")},
 )
 

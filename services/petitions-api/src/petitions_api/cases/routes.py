@@ -25,9 +25,11 @@ from gov_common.events.petitions import CaseKind, Channel
 from gov_common.pagination import Page
 from gov_common.problems import PROBLEM_RESPONSES
 from gov_common.security.access import ForbiddenError
+from gov_common.security.audit import record_personal_data_access
 from gov_common.security.setup import PrincipalDep
 from petitions_api.cases import service
 from petitions_api.cases.lifecycle import Action, CaseStatus
+from petitions_api.cases.personal_data import Protector
 from petitions_api.cases.schemas import (
     ACTION_BODIES,
     ActionBody,
@@ -37,6 +39,7 @@ from petitions_api.cases.schemas import (
     RepeatLink,
     TimelineEntryRead,
 )
+from petitions_api.db import PersonalDataAccess
 from petitions_api.security import may_read_personal_data, registers_petitions, scope_of
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=PROBLEM_RESPONSES)
@@ -118,6 +121,7 @@ async def create_case(
 async def list_cases(
     session: SessionDep,
     principal: PrincipalDep,
+    request: Request,
     status_: Annotated[list[CaseStatus] | None, Query(alias="status")] = None,
     kind: CaseKind | None = None,
     unit: Annotated[str | None, Query(description="handling unit code: its whole subtree")] = None,
@@ -130,9 +134,35 @@ async def list_cases(
     received_to: date | None = None,
     q: Annotated[str | None, Query(min_length=1, max_length=100, description="text")] = None,
     parent_case_id: UUID | None = None,
+    phone: Annotated[
+        str | None,
+        Query(
+            min_length=5,
+            max_length=32,
+            pattern=r"^[0-9+\-() ]+$",
+            description=(
+                "a caller's phone: their earlier cases (repeat-caller lookup). Only for roles "
+                "that may read personal data; each lookup is written to the access log."
+            ),
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = None,
 ) -> Page[CaseRead]:
+    phone_index = None
+    if phone is not None:
+        if not may_read_personal_data(principal):
+            raise ForbiddenError("a phone lookup needs a role that may read personal data")
+        phone_index = Protector.from_settings(request.app.state.settings).phone_index(phone)
+        await record_personal_data_access(
+            session,
+            PersonalDataAccess,
+            principal,
+            resource_type="case-search",
+            resource_id="by-phone",
+            fields=["phone"],
+            action="search",
+        )
     rows, next_cursor = await service.search(
         session,
         status=status_,
@@ -147,6 +177,7 @@ async def list_cases(
         received_to=received_to,
         q=q,
         parent_case_id=parent_case_id,
+        phone_index=phone_index,
         limit=limit,
         cursor=cursor,
         scope=scope_of(principal),

@@ -1119,14 +1119,20 @@ async def search(
     received_to: date | None = None,
     q: str | None = None,
     parent_case_id: uuid.UUID | None = None,
+    phone_index: str | None = None,
     limit: int = 50,
     cursor: str | None = None,
     now: datetime | None = None,
     scope: str | None = None,
 ) -> tuple[list[Case], str | None]:
     """Cases newest first, filtered; ``unit``/``place_unit`` match a whole subtree, and only
-    cases in the caller's ``scope`` are seen."""
+    cases in the caller's ``scope`` are seen. ``phone_index`` is the blind index of a
+    petitioner's phone: the earlier cases of a caller, found without decrypting anything."""
     statement: Select[tuple[Case]] = select(Case)
+    if phone_index is not None:
+        statement = statement.where(
+            Case.id.in_(select(Petitioner.case_id).where(Petitioner.phone_index == phone_index))
+        )
     in_scope = await scope_condition(session, scope)
     if in_scope is not None:
         statement = statement.where(in_scope)
