@@ -122,3 +122,14 @@ async def test_an_unknown_case_is_a_404_problem(client: httpx.AsyncClient) -> No
     assert response.status_code == 404
     assert response.json()["detail"].endswith("does not exist")
     assert (await client.get("/v1/cases/not-a-uuid")).status_code == 422
+
+
+async def test_a_nul_character_is_a_422_that_says_so_and_writes_nothing(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    before = await _counts(app)
+    response = await client.post("/v1/cases", json={**VALID, "subject": "供暖\u0000不达标"})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "U+0000" in response.json()["detail"]
+    assert await _counts(app) == before

@@ -10,7 +10,7 @@ from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from gov_common.testing import Infrastructure
+from gov_common.testing import Infrastructure, TestAuth
 from petitions_api.db import OutboxMessage
 
 from .test_cases import VALID
@@ -19,11 +19,14 @@ pytestmark = [pytest.mark.integration, pytest.mark.kafka_outage]
 
 
 async def test_cases_are_taken_while_kafka_is_down_and_their_events_delivered_after(
-    app: FastAPI, infrastructure: Infrastructure, topic_prefix: str
+    app: FastAPI, infrastructure: Infrastructure, topic_prefix: str, auth: TestAuth
 ) -> None:
     async with app.router.lifespan_context(app):  # the outbox relay runs
         transport = httpx.ASGITransport(app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://p") as client:
+        operator = auth.headers("operator")
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://p", headers=operator
+        ) as client:
             warm = await client.post("/v1/cases", json=VALID)
             assert warm.status_code == 201
             await _wait_until_published(app, warm.json()["id"])

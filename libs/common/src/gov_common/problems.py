@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -131,6 +132,16 @@ def install_problem_handlers(app: FastAPI) -> None:
             headers=dict(exc.headers) if exc.headers else None,
         )
 
+    async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
+        problem = database_problem(exc)
+        if problem is None:
+            return await on_unexpected(request, exc)
+        status, problem_type, detail, headers = problem
+        log.warning("http.database_error", path=request.url.path, problem_type=problem_type)
+        return problem_response(
+            request, status, detail=detail, problem_type=problem_type, headers=headers
+        )
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("http.unhandled_error", path=request.url.path)
         return problem_response(
@@ -140,7 +151,46 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(ProblemError, on_problem)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(DBAPIError, on_database_error)
+    app.add_exception_handler(ConnectionError, on_database_error)
     app.add_exception_handler(Exception, on_unexpected)
+
+
+# SQLSTATEs of text PostgreSQL cannot store: a NUL (U+0000) in text or in JSON.
+_UNSTORABLE_TEXT = {"22021", "22P05"}
+# The database is away or restarting (connection exceptions, operator intervention).
+_UNAVAILABLE_PREFIXES = ("08", "57P")
+
+
+def database_problem(exc: Exception) -> tuple[int, str, str, dict[str, str] | None] | None:
+    """What to tell the caller about a database error that is not the service's fault, or
+    None for a real internal error."""
+    if isinstance(exc, ConnectionError) or (
+        isinstance(exc, DBAPIError)
+        and (exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError))
+    ):
+        return (
+            503,
+            "database-unavailable",
+            "the database is not reachable just now; nothing was saved, try again shortly",
+            {"Retry-After": "5"},
+        )
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None) or ""
+    if sqlstate in _UNSTORABLE_TEXT:
+        return (
+            422,
+            "unstorable-text",
+            "the text contains a character that cannot be stored (such as U+0000): remove it",
+            None,
+        )
+    if sqlstate.startswith(_UNAVAILABLE_PREFIXES):
+        return (
+            503,
+            "database-unavailable",
+            "the database is not reachable just now; nothing was saved, try again shortly",
+            {"Retry-After": "5"},
+        )
+    return None
 
 
 # For OpenAPI: document the problem body on error responses.

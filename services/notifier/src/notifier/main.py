@@ -16,6 +16,7 @@ from gov_common.events.contracts import (
 )
 from gov_common.health import Readiness
 from gov_common.messaging.inbox import IdempotentConsumer
+from gov_common.messaging.kafka import broker_reachable as kafka_reachable
 from gov_common.messaging.outbox import OutboxRelay
 from gov_common.observability import configure_observability
 from gov_common.security.access import Authenticator
@@ -76,7 +77,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     workers = Workers([consumer, dispatcher, relay])
 
     async def broker_reachable() -> bool:
-        return consumer.broker_reachable
+        # The consumer has joined, and the broker answers now (aiokafka retries quietly).
+        return consumer.broker_reachable and await kafka_reachable(settings.kafka_bootstrap_servers)
 
     readiness = Readiness()
     readiness.add("database", lambda: database_is_reachable(engine), required=True)

@@ -20,6 +20,7 @@ from gov_common.db import (
 )
 from gov_common.events.registry import PETITIONS_CASE_EVENTS
 from gov_common.health import Readiness
+from gov_common.messaging.kafka import broker_reachable as kafka_reachable
 from gov_common.messaging.outbox import OutboxRelay
 from gov_common.observability import configure_observability
 from gov_common.security.admin_routes import access_log_router, api_key_router
@@ -67,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     workers = Workers([relay, sweeper])
 
     async def broker_reachable() -> bool:
-        return relay.broker_reachable
+        return await kafka_reachable(settings.kafka_bootstrap_servers)
 
     readiness = Readiness()
     readiness.add("database", lambda: database_is_reachable(engine), required=True)

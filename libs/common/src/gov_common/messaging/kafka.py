@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import random
 from collections.abc import Iterable
 
@@ -74,6 +76,27 @@ async def ensure_topics(
         await admin.close()
 
 
+async def broker_reachable(bootstrap_servers: str, *, timeout_s: float = 1.0) -> bool:
+    """True when a bootstrap server accepts a TCP connection now.
+
+    A client's own state says too little: aiokafka retries a lost broker quietly, so a
+    consumer looks healthy while it fetches nothing. Readiness asks the network instead.
+    """
+    for server in bootstrap_servers.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            _, writer = await asyncio.wait_for(
+                asyncio.open_connection(host.strip("[]") or "localhost", int(port)), timeout_s
+            )
+        except (OSError, TimeoutError, ValueError):
+            continue
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+        return True
+    return False
+
+
 def backoff_delay(attempt: int, *, base: float = 0.2, cap: float = 30.0) -> float:
     """Exponential backoff with jitter ("equal jitter"; attempt counts from 1).
 
@@ -83,4 +106,10 @@ def backoff_delay(attempt: int, *, base: float = 0.2, cap: float = 30.0) -> floa
     return delay / 2 + random.uniform(0, delay / 2)  # noqa: S311 - jitter, not crypto
 
 
-__all__ = ["backoff_delay", "dead_letter_topic", "ensure_topics", "new_producer"]
+__all__ = [
+    "backoff_delay",
+    "broker_reachable",
+    "dead_letter_topic",
+    "ensure_topics",
+    "new_producer",
+]
