@@ -16,7 +16,6 @@ a copy of deploy/k8s in a few ways and show that the same checks catch each one.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import copy
 import functools
@@ -38,6 +37,8 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 from pydantic import SecretStr
+
+from gov_common.testing import run_coroutine
 
 ROOT = Path(__file__).resolve().parents[1]
 K8S = ROOT / "deploy" / "k8s"
@@ -883,7 +884,7 @@ def expected_topics() -> dict[str, tuple[int, int]]:
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(kafka, "AIOKafkaAdminClient", RecordingAdmin)
-        asyncio.run(kafka.ensure_topics("unused:9092", list(TOPICS.values())))
+        run_coroutine(kafka.ensure_topics("unused:9092", list(TOPICS.values())))
     return {t.name: (t.num_partitions, int(t.topic_configs["retention.ms"])) for t in created}
 
 

@@ -26,7 +26,13 @@ from sqlalchemy.engine import make_url
 
 from gov_common.clock import today_in_china
 from gov_common.events import CloudEvent, new_event, to_kafka
-from gov_common.testing import Infrastructure, create_database, drop_database, migrate
+from gov_common.testing import (
+    Infrastructure,
+    create_database,
+    drop_database,
+    migrate,
+    run_coroutine,
+)
 from gov_common.testing import TestAuth as SessionAuth
 
 from .conftest import ServiceProcess
@@ -55,7 +61,7 @@ def live_targets(infrastructure: Infrastructure, auth: SessionAuth) -> Iterator[
     """A targets-api process of this module's own: fresh database, own topics and group."""
     name = f"targets_live{uuid.uuid4().hex[:8]}"
     admin_url = infrastructure.admin_url("targets")
-    asyncio.run(create_database(admin_url, name))
+    run_coroutine(create_database(admin_url, name))
     url = str(make_url(infrastructure.database_urls["targets"]).set(database=name))
     prefix = f"e2elive{uuid.uuid4().hex[:8]}."
     process = ServiceProcess(
@@ -78,7 +84,7 @@ def live_targets(infrastructure: Infrastructure, auth: SessionAuth) -> Iterator[
         yield LiveTargets(process, prefix, infrastructure.kafka_bootstrap_servers, auth)
     finally:
         process.stop()
-        asyncio.run(drop_database(admin_url, name))
+        run_coroutine(drop_database(admin_url, name))
 
 
 def _case_event(kind: str, case_id: uuid.UUID, **data: Any) -> CloudEvent:

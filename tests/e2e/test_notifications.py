@@ -30,7 +30,13 @@ from gov_common.events import CloudEvent, new_event, to_kafka
 from gov_common.events.contracts import NOTIFIER_DELIVERY_EVENTS, PETITIONS_CASE_EVENTS
 from gov_common.events.petitions import CASE_OVERDUE_V1, CaseOverdueV1
 from gov_common.messaging.kafka import ensure_topics
-from gov_common.testing import Infrastructure, create_database, drop_database, migrate
+from gov_common.testing import (
+    Infrastructure,
+    create_database,
+    drop_database,
+    migrate,
+    run_coroutine,
+)
 from gov_common.testing import TestAuth as Auth
 
 from .conftest import ServiceProcess, free_port
@@ -104,7 +110,7 @@ def stack(
     base = make_url(test_databases["notifier"])
     name = f"{base.database}_notif"
     admin = infrastructure.admin_url("notifier")
-    asyncio.run(create_database(admin, name))
+    run_coroutine(create_database(admin, name))
     url = str(base.set(database=name))
     migrate("notifier", url)
 
@@ -147,7 +153,7 @@ def stack(
     finally:
         sink.stop()
         controller.stop()
-        asyncio.run(drop_database(admin, name))
+        run_coroutine(drop_database(admin, name))
 
 
 async def _configure(http: httpx.AsyncClient, notifier: str, sink: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 
@@ -11,7 +10,14 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
-from gov_common.testing import Infrastructure, TestAuth, create_database, drop_database, migrate
+from gov_common.testing import (
+    Infrastructure,
+    TestAuth,
+    create_database,
+    drop_database,
+    migrate,
+    run_coroutine,
+)
 from targets_api.config import Settings
 from targets_api.main import create_app
 
@@ -22,13 +28,13 @@ def targets_database(infrastructure: Infrastructure) -> Iterator[str]:
     tests consume case events, and the e2e suite checks the tally in the shared database."""
     name = f"targets_u{uuid.uuid4().hex[:8]}"
     admin_url = infrastructure.admin_url("targets")
-    asyncio.run(create_database(admin_url, name))
+    run_coroutine(create_database(admin_url, name))
     url = str(make_url(infrastructure.database_urls["targets"]).set(database=name))
     try:
         migrate("targets", url)
         yield url
     finally:
-        asyncio.run(drop_database(admin_url, name))
+        run_coroutine(drop_database(admin_url, name))
 
 
 @pytest.fixture

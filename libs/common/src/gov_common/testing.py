@@ -21,15 +21,17 @@ import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
+T = TypeVar("T")
 REPO_ROOT = Path(__file__).resolve().parents[4]
 INFRA_SCRIPT = REPO_ROOT / "deploy" / "local" / "infra.sh"
 SERVICES = {
@@ -41,12 +43,13 @@ SERVICES = {
 
 @dataclass
 class Infrastructure:
-    """Where the tests' PostgreSQL and Kafka are, and whether the tests may stop Kafka."""
+    """Where the tests' PostgreSQL and Kafka are, and whether the tests may stop them."""
 
     database_urls: dict[str, str]
     kafka_bootstrap_servers: str
     origin: str  # "environment", "testcontainers" or "deploy/local"
     kafka_controllable: bool = False
+    postgres_controllable: bool = False
     _containers: list[Any] = field(default_factory=list)
 
     def admin_url(self, service: str) -> str:
@@ -63,6 +66,20 @@ class Infrastructure:
             pytest.skip(f"Kafka from {self.origin} cannot be stopped and started by the tests")
         subprocess.run(  # noqa: S603
             [str(INFRA_SCRIPT), action, "kafka"], check=True, env=_without_kafka_override()
+        )
+
+    def stop_postgres(self) -> None:
+        """Stop the local PostgreSQL (fast shutdown: every open session is cut)."""
+        self._postgres_command("stop")
+
+    def start_postgres(self) -> None:
+        self._postgres_command("start")
+
+    def _postgres_command(self, action: str) -> None:
+        if not self.postgres_controllable:
+            pytest.skip(f"PostgreSQL from {self.origin} cannot be stopped and started by the tests")
+        subprocess.run(  # noqa: S603
+            [str(INFRA_SCRIPT), action, "pg"], check=True, env=_without_database_override()
         )
 
 
@@ -99,6 +116,28 @@ def _without_kafka_override() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
 
 
+def _without_database_override() -> dict[str, str]:
+    # With all three URLs set, infra.sh takes PostgreSQL for an external server it must not touch.
+    names = {variable for variable, _ in SERVICES.values()}
+    return {k: v for k, v in os.environ.items() if k not in names}
+
+
+def _postgres_is_ours(urls: dict[str, str]) -> bool:
+    """True when every URL points at the PostgreSQL that deploy/local runs (and may restart)."""
+    local_port = int(os.environ.get("GOV_PG_PORT", "55432"))
+    for url in urls.values():
+        parsed = make_url(url)
+        if parsed.host not in ("127.0.0.1", "localhost") or (parsed.port or 5432) != local_port:
+            return False
+    status = subprocess.run(  # noqa: S603
+        [str(INFRA_SCRIPT), "status", "pg"],
+        capture_output=True,
+        check=False,
+        env=_without_database_override(),
+    )
+    return status.returncode == 0
+
+
 def _kafka_is_ours(bootstrap: str) -> bool:
     """True when ``bootstrap`` is the broker that deploy/local runs (and so may restart)."""
     local_port = os.environ.get("GOV_KAFKA_PORT", "59092")
@@ -117,9 +156,10 @@ def discover_infrastructure() -> Infrastructure:
     env_urls = {s: os.environ.get(var) for s, (var, _) in SERVICES.items()}
     kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if all(env_urls.values()) and kafka:
-        # make test: deploy/local started Kafka, so the tests may also stop and start it.
+        # make test: deploy/local started the servers, so the tests may also stop and start them.
+        urls = {s: u for s, u in env_urls.items() if u}
         return Infrastructure(
-            {s: u for s, u in env_urls.items() if u}, kafka, "environment", _kafka_is_ours(kafka)
+            urls, kafka, "environment", _kafka_is_ours(kafka), _postgres_is_ours(urls)
         )
     if not any(env_urls.values()) and not kafka and _docker_engine_reachable():
         return _start_testcontainers()
@@ -128,7 +168,11 @@ def discover_infrastructure() -> Infrastructure:
     urls = {s: env_urls[s] or found[var] for s, (var, _) in SERVICES.items()}
     bootstrap = kafka or found["KAFKA_BOOTSTRAP_SERVERS"]
     return Infrastructure(
-        {s: u for s, u in urls.items() if u}, bootstrap, "deploy/local", kafka is None
+        {s: u for s, u in urls.items() if u},
+        bootstrap,
+        "deploy/local",
+        kafka is None,
+        not any(env_urls.values()),
     )
 
 
@@ -166,6 +210,13 @@ async def drop_database(admin_url: str, name: str) -> None:
         await connection.close()
 
 
+def run_coroutine(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion from sync code, even where an event loop already runs in
+    this thread (an async test's, or Playwright's): on a thread of its own."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def migrate(service: str, url: str) -> None:
     """Apply a service's Alembic migrations, exactly as ``make migrate`` does."""
     variable, ini = SERVICES[service]
@@ -193,14 +244,14 @@ def test_databases(infrastructure: Infrastructure) -> Iterator[dict[str, str]]:
     try:
         for service in SERVICES:
             name = f"{service}_t{run_id}"
-            asyncio.run(create_database(infrastructure.admin_url(service), name))
+            run_coroutine(create_database(infrastructure.admin_url(service), name))
             url = str(make_url(infrastructure.database_urls[service]).set(database=name))
             created[service] = url
             migrate(service, url)
         yield created
     finally:
         for service, url in created.items():
-            asyncio.run(
+            run_coroutine(
                 drop_database(infrastructure.admin_url(service), make_url(url).database or "")
             )
 

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import MessageSizeTooLargeError
 from opentelemetry.trace import SpanKind
 from pydantic import BaseModel
 from sqlalchemy import DateTime, String, func
@@ -57,6 +58,11 @@ DLQ_ORIGINAL_PARTITION = "dlq_original_partition"
 DLQ_ORIGINAL_OFFSET = "dlq_original_offset"
 DLQ_CONSUMER = "dlq_consumer"
 DLQ_FAILED_AT = "dlq_failed_at"
+# Set when the dead letter could not carry the whole value: the original size in bytes.
+DLQ_VALUE_TRUNCATED = "dlq_value_truncated"
+# A dead letter is the original plus dlq_* headers, so a record the broker took at its size
+# limit no longer fits. Its first bytes are kept; the whole stays at its original offset.
+DLQ_TRUNCATED_VALUE_BYTES = 64 * 1024
 
 
 class PermanentEventError(Exception):
@@ -301,15 +307,35 @@ class IdempotentConsumer:
             (DLQ_CONSUMER, self.name.encode()),
             (DLQ_FAILED_AT, datetime.now(UTC).isoformat().encode()),
         ]
+        value = record.value
         attempt = 0
         while True:
             attempt += 1
             try:
                 assert self._producer is not None
                 await self._producer.send_and_wait(
-                    dead_letter_topic(record.topic), record.value, key=record.key, headers=headers
+                    dead_letter_topic(record.topic), value, key=record.key, headers=headers
                 )
                 break
+            except MessageSizeTooLargeError as too_large:
+                if value is None:  # already the dead-letter headers alone: nothing to cut
+                    raise RuntimeError("dead letter too large even without a value") from too_large
+                # Retrying the same bytes would block the partition for ever: send less.
+                if len(value) > DLQ_TRUNCATED_VALUE_BYTES:
+                    value = value[:DLQ_TRUNCATED_VALUE_BYTES]
+                else:  # the original headers are too large: keep only the dead-letter ones
+                    value = None
+                    headers = [(k, v) for k, v in headers if k.startswith("dlq_")]
+                size = len(record.value) if record.value is not None else 0
+                headers = [(k, v) for k, v in headers if k != DLQ_VALUE_TRUNCATED]
+                headers.append((DLQ_VALUE_TRUNCATED, str(size).encode()))
+                log.warning(
+                    "consumer.dlq_value_truncated",
+                    consumer=self.name,
+                    topic=record.topic,
+                    offset=record.offset,
+                    original_bytes=size,
+                )
             except Exception as send_exc:
                 # The offset must not move before the record is safe in the DLQ.
                 log.warning("consumer.dlq_send_failed", consumer=self.name, error=repr(send_exc))
