@@ -9,9 +9,10 @@ UV := $(shell command -v uv 2>/dev/null)
 INFRA := deploy/local/infra.sh
 WITH_INFRA := deploy/local/with-infra.sh
 SUITE := deploy/local/suite.sh
+CONSOLE := frontend/console
 PYTEST_ARGS ?=
 
-.PHONY: help install run up down test lint format schemas migrate status bench-prereqs
+.PHONY: help install run up down test lint format schemas migrate status bench-prereqs console browser
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -23,10 +24,24 @@ install: ## install uv (pinned) and the locked dependencies into .venv
 	fi
 	uv sync --frozen --all-packages
 
-run: install ## run the whole suite in the foreground (Ctrl-C stops everything it started)
+console: ## install the console's npm packages and build it (fast when nothing changed)
+	@cd $(CONSOLE) && if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
+	  npm ci --no-audit --no-fund; \
+	fi
+	@cd $(CONSOLE) && if [ ! -f dist/index.html ] || [ -n "$$(find src index.html vite.config.ts tsconfig.json package-lock.json -newer dist/index.html -print -quit)" ]; then \
+	  npm run build; \
+	else echo "console: dist is up to date"; fi
+
+browser: ## Debian's Chromium (and CJK fonts for the screenshots) for the browser tests
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk; \
+	fi
+
+run: install console ## run the whole suite in the foreground (Ctrl-C stops everything it started)
 	$(WITH_INFRA) $(SUITE) foreground
 
-up: install ## start infrastructure and services in the background
+up: install console ## start infrastructure and services in the background
 	$(INFRA) start
 	eval "$$($(INFRA) env)" && $(SUITE) background
 
@@ -41,13 +56,15 @@ status: ## show what runs
 migrate: install ## apply every service's migrations to the servers in the environment
 	$(WITH_INFRA) bash -c 'for s in petitions-api targets-api notifier; do uv run --frozen alembic -c services/$$s/alembic.ini upgrade head; done'
 
-test: install lint ## lint, start the infrastructure, run every test, stop what it started
+test: install lint console browser ## lint, start the infrastructure, run every test, stop what it started
+	cd $(CONSOLE) && npm test
 	$(WITH_INFRA) uv run --frozen pytest $(PYTEST_ARGS)
 
-lint: install ## ruff (lint + format check) and mypy on libs/common
+lint: install console ## ruff (lint + format check), mypy on libs/common, vue-tsc on the console
 	uv run --frozen ruff check .
 	uv run --frozen ruff format --check .
 	uv run --frozen mypy
+	cd $(CONSOLE) && npm run typecheck
 
 format: install ## apply ruff's fixes and formatting
 	uv run --frozen ruff check --fix .

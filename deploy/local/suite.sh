@@ -15,6 +15,7 @@ LOG_DIR=$LOCAL/logs
 PYTHON=${GOV_PYTHON:-$ROOT/.venv/bin/python}
 
 : "${PETITIONS_PORT:=8101}" "${TARGETS_PORT:=8102}" "${NOTIFIER_PORT:=8103}" "${WEBHOOK_SINK_PORT:=8199}"
+: "${CONSOLE_PORT:=8180}"
 # Development-only secret shared by the notifier and the local sink; set a real one elsewhere.
 : "${NOTIFIER_WEBHOOK_SECRET:=dev-only-change-me}"
 : "${NOTIFIER_WEBHOOK_URL:=http://127.0.0.1:$WEBHOOK_SINK_PORT/hooks/case-events}"
@@ -27,6 +28,8 @@ export WEBHOOK_SINK_SECRET=$NOTIFIER_WEBHOOK_SECRET WEBHOOK_SINK_LOG=$LOG_DIR/we
 export GOV_AUTH_ISSUER
 ISSUER_ENV="GOV_AUTH_ACCOUNTS_FILE=${GOV_AUTH_ACCOUNTS_FILE:-$ROOT/deploy/local/demo-accounts.yaml}"
 VERIFIER_ENV="GOV_AUTH_JWKS_URL=${GOV_AUTH_JWKS_URL:-http://127.0.0.1:$PETITIONS_PORT/.well-known/jwks.json}"
+# The console (frontend/console/dist, built by `make console`) proxies /api/<service> to them.
+CONSOLE_ENV="CONSOLE_PETITIONS_URL=http://127.0.0.1:$PETITIONS_PORT CONSOLE_TARGETS_URL=http://127.0.0.1:$TARGETS_PORT CONSOLE_NOTIFIER_URL=http://127.0.0.1:$NOTIFIER_PORT"
 
 # name|port|uvicorn arguments|readiness path|extra environment
 PROCESSES=(
@@ -34,6 +37,7 @@ PROCESSES=(
   "petitions-api|$PETITIONS_PORT|--factory petitions_api.main:create_app|/readyz|$ISSUER_ENV"
   "targets-api|$TARGETS_PORT|--factory targets_api.main:create_app|/readyz|$VERIFIER_ENV"
   "notifier|$NOTIFIER_PORT|--factory notifier.main:create_app|/readyz|$VERIFIER_ENV"
+  "console|$CONSOLE_PORT|--app-dir deploy/local console_server:app|/healthz|$CONSOLE_ENV"
 )
 
 say() { printf '[suite] %s\n' "$*" >&2; }
@@ -89,6 +93,7 @@ start_all() {
   done
   cat >&2 <<EOT
 [suite] ready:
+  console        http://127.0.0.1:$CONSOLE_PORT   (sign in: frontend/console/README.md)
   petitions-api  http://127.0.0.1:$PETITIONS_PORT/docs
   targets-api    http://127.0.0.1:$TARGETS_PORT/docs
   notifier       http://127.0.0.1:$NOTIFIER_PORT/docs
