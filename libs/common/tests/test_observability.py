@@ -6,8 +6,6 @@ import httpx
 import pytest
 from fastapi import APIRouter
 from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import REGISTRY
 from sqlalchemy import select
@@ -22,16 +20,6 @@ from gov_common.metrics import set_service_name
 from .conftest import CommonDb, OutboxRow
 from .test_envelope import _case_created
 from .test_inbox import CASE_CREATED, _consumer, _record, _StubDlqProducer
-
-EXPORTER = InMemorySpanExporter()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def tracer_provider() -> None:
-    # The global provider can be set once per process; these tests share one.
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(EXPORTER))
-    trace.set_tracer_provider(provider)
 
 
 async def test_requests_are_counted_by_route_template_not_raw_path() -> None:
@@ -63,8 +51,9 @@ async def test_requests_are_counted_by_route_template_not_raw_path() -> None:
 
 
 @pytest.mark.integration
-async def test_the_consumer_span_continues_the_trace_of_the_request(common_db: CommonDb) -> None:
-    EXPORTER.clear()
+async def test_the_consumer_span_continues_the_trace_of_the_request(
+    common_db: CommonDb, spans: InMemorySpanExporter
+) -> None:
     tracer = trace.get_tracer("test")
     with tracer.start_as_current_span("POST /v1/cases") as request_span:
         async with unit_of_work(common_db.sessions) as session:
@@ -83,7 +72,7 @@ async def test_the_consumer_span_continues_the_trace_of_the_request(common_db: C
     outcome = await consumer.handle_record(_record(row.payload, headers))
 
     assert outcome is not None and outcome.handled
-    [consumer_span] = [s for s in EXPORTER.get_finished_spans() if s.name.startswith("process ")]
+    [consumer_span] = [s for s in spans.get_finished_spans() if s.name.startswith("process ")]
     assert consumer_span.context.trace_id == request_context.trace_id
     assert consumer_span.parent is not None
     assert consumer_span.parent.span_id == request_context.span_id

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import orjson
 from fastapi import FastAPI
+from opentelemetry import trace
 from sqlalchemy import select
 
 from gov_common.clock import CHINA_TZ
@@ -289,3 +290,21 @@ def test_the_rate_budget_never_exceeds_the_bucket_and_never_starves() -> None:
 
     asyncio.run(take_two())
     assert bucket.available() == 0
+
+
+async def test_the_send_continues_the_trace_of_the_event_that_planned_it(
+    app: FastAPI, client: httpx.AsyncClient, settings: Settings, spans: Any
+) -> None:
+    async with running(Receiver()) as unit, running(Receiver()) as boss:
+        await _setup(client, unit_hook=unit.url, supervisor_hook=boss.url)
+        event = overdue_event()
+        with trace.get_tracer("test").start_as_current_span("process case event") as consuming:
+            await _plan(app, settings, event)
+        dispatcher = DeliveryDispatcher(session_factory=app.state.sessions, settings=settings)
+        await _dispatch_until_final(dispatcher, app, event)
+    sends = [s for s in spans.get_finished_spans() if s.name == "deliver webhook"]
+    assert len(sends) == 2
+    for send in sends:
+        assert send.context.trace_id == consuming.get_span_context().trace_id
+        assert send.parent is not None
+        assert send.parent.span_id == consuming.get_span_context().span_id

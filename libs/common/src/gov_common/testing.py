@@ -316,3 +316,23 @@ def auth() -> TestAuth:
     test_auth.issuer = issuer
     test_auth.jwks_json = orjson.dumps(issuer.jwks()).decode()
     return test_auth
+
+
+@pytest.fixture
+def spans() -> Iterator[Any]:
+    """The spans this test finishes, in memory. The global tracer provider can be set once per
+    process, so the first user installs an SDK provider and later ones add a processor to it."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    exporter = InMemorySpanExporter()
+    processor = SimpleSpanProcessor(exporter)
+    provider.add_span_processor(processor)
+    yield exporter
+    processor.shutdown()  # stops it exporting; the provider keeps a shut-down processor

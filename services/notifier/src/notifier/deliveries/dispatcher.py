@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import httpx
 import structlog
+from opentelemetry.trace import SpanKind
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -17,6 +18,7 @@ from gov_common.events.contracts import NOTIFIER_DELIVERY_EVENTS
 from gov_common.metrics import NOTIFIER_DELIVERIES
 from gov_common.security.crypto import DecryptionError, FieldCipher
 from gov_common.security.setup import field_cipher
+from gov_common.tracing import span_from_event
 from notifier.channels.base import Attempt, Channel, ChannelName, Outbound
 from notifier.channels.email import EmailChannel
 from notifier.channels.robots import DingtalkRobotChannel, WecomRobotChannel
@@ -201,7 +203,11 @@ class DeliveryDispatcher:
             secret=secrets.get(delivery.recipient_id),
         )
         try:
-            return await channel.send(outbound)
+            with span_from_event(
+                f"deliver {delivery.channel}", delivery.traceparent, kind=SpanKind.PRODUCER
+            ) as span:
+                span.set_attribute("gov.delivery_id", str(delivery.id))
+                return await channel.send(outbound)
         except Exception as exc:  # a channel's bug must not stop the others' records
             # No traceback: its frames' text may hold the address; the scrubbed message and
             # the exception type are what is safe to keep.

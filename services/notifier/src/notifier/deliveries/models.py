@@ -58,5 +58,7 @@ class Delivery(Base):
     # The last attempt's error; for a failed delivery, the reason it failed.
     last_error: Mapped[str | None] = mapped_column(Text)
     response_status: Mapped[int | None] = mapped_column(Integer)
+    # W3C traceparent of the span that planned it, so the send joins the case's trace.
+    traceparent: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

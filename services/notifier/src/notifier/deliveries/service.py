@@ -16,6 +16,7 @@ from gov_common.events import CloudEvent
 from gov_common.messaging.kafka import backoff_delay
 from gov_common.problems import NotFoundError, ProblemError
 from gov_common.security.crypto import FieldCipher
+from gov_common.tracing import current_traceparent
 from notifier.channels.base import Attempt, ChannelName
 from notifier.deliveries import events
 from notifier.deliveries.models import Delivery, DeliveryStatus
@@ -43,6 +44,8 @@ async def insert_delivery(
     The address is stored encrypted, bound to the delivery."""
     delivery_id = uuid.uuid4()
     sealed = cipher.encrypt(address, context=delivery_context(delivery_id))
+    # Planned inside the consumer's span: the send, later, continues the case's trace.
+    values.setdefault("traceparent", current_traceparent())
     inserted = await session.execute(
         insert(Delivery)
         .values(id=delivery_id, attempts=0, recipient=sealed, **values)
