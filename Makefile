@@ -12,7 +12,7 @@ SUITE := deploy/local/suite.sh
 CONSOLE := frontend/console
 PYTEST_ARGS ?=
 
-.PHONY: help install run up down test lint format schemas migrate status bench-prereqs console browser
+.PHONY: help install run up down test lint format schemas migrate status bench console browser
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -69,6 +69,9 @@ lint: install console ## ruff (lint + format check), mypy on libs/common, vue-ts
 format: install ## apply ruff's fixes and formatting
 	uv run --frozen ruff check --fix .
 	uv run --frozen ruff format .
+
+bench: install ## benchmarks, each against a floor measured in the same run (BENCH_SCALE=0.1: quick); bench/README.md
+	$(WITH_INFRA) uv run --frozen python -m bench
 
 schemas: install ## re-export the event contracts (JSON Schema + AsyncAPI) to libs/common/schemas
 	uv run --frozen python -m gov_common.events.export libs/common/schemas
