@@ -16,7 +16,7 @@ import asyncpg
 import orjson
 from fastapi import FastAPI, Request, Response
 
-DSN = os.environ.get("BENCH_FLOOR_DSN", "postgresql://gov@127.0.0.1:55432/bench_floor")
+DSN = os.environ.get("BENCH_FLOOR_DSN", "postgresql://gov@127.0.0.1:25432/bench_floor")
 # As many connections as a service has (GOV_DB_POOL_SIZE, and as many again may overflow).
 POOL = int(os.environ.get("GOV_DB_POOL_SIZE", "10"))
 pool: asyncpg.Pool | None = None

@@ -4,8 +4,8 @@ Fills the database named by PETITIONS_DATABASE_URL (migrated, reference data loa
 synthetic cases by plain SQL, then times every figure, its per-town breakdown and the first
 page of its cases, and prints the plan of the grassroots figure. Use a scratch database:
 
-    psql -h 127.0.0.1 -p 55432 -U gov -d postgres -c 'create database petitions_bench'
-    export PETITIONS_DATABASE_URL=postgresql+asyncpg://gov@127.0.0.1:55432/petitions_bench
+    psql -h 127.0.0.1 -p 25432 -U gov -d postgres -c 'create database petitions_bench'
+    export PETITIONS_DATABASE_URL=postgresql+asyncpg://gov@127.0.0.1:25432/petitions_bench
     uv run alembic -c services/petitions-api/alembic.ini upgrade head
     uv run python -m petitions_api.reference load
     uv run python services/petitions-api/benchmarks/metrics_bench.py --cases 1000000

@@ -33,9 +33,9 @@ class ServiceSettings(BaseSettings):
     service_name: str = "gov-service"
     environment: Environment = Field(default=Environment.DEVELOPMENT, alias="GOV_ENVIRONMENT")
     log_level: str = Field(default="INFO", alias="GOV_LOG_LEVEL")
-    database_url: str = "postgresql+asyncpg://gov@127.0.0.1:55432/postgres"
+    database_url: str = "postgresql+asyncpg://gov@127.0.0.1:25432/postgres"
     db_pool_size: int = Field(default=10, alias="GOV_DB_POOL_SIZE", ge=1)
-    kafka_bootstrap_servers: str = Field(default="127.0.0.1:59092", alias="KAFKA_BOOTSTRAP_SERVERS")
+    kafka_bootstrap_servers: str = Field(default="127.0.0.1:29092", alias="KAFKA_BOOTSTRAP_SERVERS")
     # Prefixes every topic name; lets test runs and several deployments share one cluster.
     kafka_topic_prefix: str = Field(default="", alias="GOV_KAFKA_TOPIC_PREFIX")
     # Where traces go: none, console or otlp (endpoint from OTEL_EXPORTER_OTLP_ENDPOINT).

@@ -124,7 +124,7 @@ def _without_database_override() -> dict[str, str]:
 
 def _postgres_is_ours(urls: dict[str, str]) -> bool:
     """True when every URL points at the PostgreSQL that deploy/local runs (and may restart)."""
-    local_port = int(os.environ.get("GOV_PG_PORT", "55432"))
+    local_port = int(os.environ.get("GOV_PG_PORT", "25432"))
     for url in urls.values():
         parsed = make_url(url)
         if parsed.host not in ("127.0.0.1", "localhost") or (parsed.port or 5432) != local_port:
@@ -140,7 +140,7 @@ def _postgres_is_ours(urls: dict[str, str]) -> bool:
 
 def _kafka_is_ours(bootstrap: str) -> bool:
     """True when ``bootstrap`` is the broker that deploy/local runs (and so may restart)."""
-    local_port = os.environ.get("GOV_KAFKA_PORT", "59092")
+    local_port = os.environ.get("GOV_KAFKA_PORT", "29092")
     if bootstrap not in (f"127.0.0.1:{local_port}", f"localhost:{local_port}"):
         return False
     status = subprocess.run(  # noqa: S603

@@ -17,7 +17,7 @@ DEFAULT_RATE_LIMITS = "webhook=50/1,email=10/1,sms=10/1,wecom=20/60,dingtalk=20/
 class Settings(ServiceSettings):
     service_name: str = "notifier"
     database_url: str = Field(
-        default="postgresql+asyncpg://gov@127.0.0.1:55432/notifier", alias="NOTIFIER_DATABASE_URL"
+        default="postgresql+asyncpg://gov@127.0.0.1:25432/notifier", alias="NOTIFIER_DATABASE_URL"
     )
     consumer_group: str = Field(default="notifier", alias="NOTIFIER_CONSUMER_GROUP")
     # Built-in rule: every case.created goes to this webhook, beside the configured rules.

@@ -23,7 +23,7 @@ def _split(value: object) -> object:
 class Settings(ServiceSettings):
     service_name: str = "petitions-api"
     database_url: str = Field(
-        default="postgresql+asyncpg://gov@127.0.0.1:55432/petitions",
+        default="postgresql+asyncpg://gov@127.0.0.1:25432/petitions",
         alias="PETITIONS_DATABASE_URL",
     )
     # CloudEvents ``source`` of every event this service publishes.

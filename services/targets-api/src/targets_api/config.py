@@ -12,7 +12,7 @@ from gov_common.settings import ServiceSettings
 class Settings(ServiceSettings):
     service_name: str = "targets-api"
     database_url: str = Field(
-        default="postgresql+asyncpg://gov@127.0.0.1:55432/targets", alias="TARGETS_DATABASE_URL"
+        default="postgresql+asyncpg://gov@127.0.0.1:25432/targets", alias="TARGETS_DATABASE_URL"
     )
     consumer_group: str = Field(default="targets-api", alias="TARGETS_CONSUMER_GROUP")
     # CloudEvents ``source`` of every event this service publishes.
