@@ -116,6 +116,8 @@ def suite(
         "GOV_KAFKA_TOPIC_PREFIX": prefix,
         "GOV_ENVIRONMENT": "test",
         "GOV_LOG_LEVEL": "INFO",
+        # Spans go to each process's log, where test_observability follows one trace id.
+        "OTEL_TRACES_EXPORTER": "console",
         **auth.settings_env,
     }
     sink = ServiceProcess(

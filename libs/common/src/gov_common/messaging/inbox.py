@@ -131,6 +131,9 @@ class IdempotentConsumer:
         self.name = name
         self._contract_topics = topics
         self._topics = [topic_prefix + t for t in topics]
+        for topic in self._topics:
+            # Exported at zero from the start, so "dead letters grew" alerts see the first one.
+            CONSUMER_DEAD_LETTERS.labels(service_name(), name, topic)
         self._prefix = topic_prefix
         self._handlers = dict(handlers)
         self._sessions = session_factory
