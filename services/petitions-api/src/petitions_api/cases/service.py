@@ -1015,20 +1015,14 @@ async def link_repeat(
             extra={"invalid_params": [{"name": "repeat_of", "reason": "not earlier"}]},
         )
     case.repeat_of, case.first_time, case.repeat_confirmed = earlier.id, False, True
-    case.version += 1
-    _record(
+    return await _record_repeat_change(
         session,
         case,
         action="repeat_linked",
-        from_status=case.status,
         actor=actor,
-        at=_now(),
-        reason=note,
+        note=note,
         details={"repeat_of": str(earlier.id)},
     )
-    await session.flush()
-    await session.refresh(case)  # updated_at is set by the database
-    return case
 
 
 async def confirm_repeat(
@@ -1049,20 +1043,14 @@ async def confirm_repeat(
             problem_type="not-a-repeat",
         )
     case.repeat_confirmed = True
-    case.version += 1
-    _record(
+    return await _record_repeat_change(
         session,
         case,
         action="repeat_confirmed",
-        from_status=case.status,
         actor=actor,
-        at=_now(),
-        reason=note,
+        note=note,
         details={"repeat_of": str(case.repeat_of)},
     )
-    await session.flush()
-    await session.refresh(case)  # updated_at is set by the database
-    return case
 
 
 async def unlink_repeat(
@@ -1085,16 +1073,36 @@ async def unlink_repeat(
         False,
         None,
     )
+    return await _record_repeat_change(
+        session,
+        case,
+        action="repeat_unlinked",
+        actor=actor,
+        note=note,
+        details={"was_repeat_of": str(previous)},
+    )
+
+
+async def _record_repeat_change(
+    session: AsyncSession,
+    case: Case,
+    *,
+    action: str,
+    actor: str,
+    note: str | None,
+    details: dict[str, Any],
+) -> Case:
+    """A change to the repeat link: a new version of the case and its timeline entry."""
     case.version += 1
     _record(
         session,
         case,
-        action="repeat_unlinked",
+        action=action,
         from_status=case.status,
         actor=actor,
         at=_now(),
         reason=note,
-        details={"was_repeat_of": str(previous)},
+        details=details,
     )
     await session.flush()
     await session.refresh(case)  # updated_at is set by the database
