@@ -108,8 +108,9 @@ class Stack:
             **self.auth.settings_env,
         }
 
-    async def service(self, name: str, **env: str) -> Service:
-        """A (not yet started) process of service ``name`` on this scenario's database."""
+    async def service(self, name: str, *, replica: int = 0, **env: str) -> Service:
+        """A (not yet started) process of service ``name`` on this scenario's database;
+        replicas of one service share the database, the topics and the consumer group."""
         variables = {
             DATABASE_VARIABLES[name]: await self.database(name),
             **self.common_env(),
@@ -127,7 +128,8 @@ class Stack:
                 # Deliveries claimed by a killed process are due again this soon.
                 "NOTIFIER_CLAIM_LEASE_S": "5",
             }
-        process = service(f"{self.prefix.rstrip('.')}-{name}", PACKAGES[name], {**variables, **env})
+        label = f"{self.prefix.rstrip('.')}-{name}" + (f"-{replica}" if replica else "")
+        process = service(label, PACKAGES[name], {**variables, **env})
         self.processes.append(process)
         return process
 

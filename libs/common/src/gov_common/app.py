@@ -21,6 +21,7 @@ from gov_common.problems import install_problem_handlers
 from gov_common.security.access import AccessPolicy, Authenticator, enforce
 from gov_common.security.setup import add_hardening
 from gov_common.settings import ServiceSettings
+from gov_common.shutdown import drain_on_sigterm
 from gov_common.tracing import instrument_app
 
 log = structlog.get_logger(__name__)
@@ -108,13 +109,16 @@ def create_service_app(
     security headers); with ``access``, every route is authenticated and authorised against
     the policy before it runs."""
 
+    drain_s = settings.shutdown_drain_s if settings is not None else 0.0
+
     @asynccontextmanager
     async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if lifespan is None:
-            yield
-            return
-        async with lifespan(app):
-            yield
+        with drain_on_sigterm(readiness, drain_s):
+            if lifespan is None:
+                yield
+                return
+            async with lifespan(app):
+                yield
 
     dependencies = []
     if access is not None:

@@ -24,6 +24,8 @@ class Readiness:
     checks: dict[str, Check] = field(default_factory=dict)
     required: set[str] = field(default_factory=set)
     timeout_s: float = 2.0
+    # Set when the process was asked to stop: it still serves, but tells balancers to go away.
+    draining: bool = False
 
     def add(self, name: str, check: Check, *, required: bool) -> None:
         self.checks[name] = check
@@ -54,9 +56,10 @@ def health_router(readiness: Readiness) -> APIRouter:
     @router.get("/readyz", summary="Readiness: database and broker reachable")
     async def readyz() -> JSONResponse:
         ready, report = await readiness.evaluate()
+        status = "draining" if readiness.draining else "ready" if ready else "unready"
         return JSONResponse(
-            {"status": "ready" if ready else "unready", "checks": report},
-            status_code=200 if ready else 503,
+            {"status": status, "checks": report},
+            status_code=200 if status == "ready" else 503,
         )
 
     return router

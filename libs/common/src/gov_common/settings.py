@@ -44,6 +44,10 @@ class ServiceSettings(BaseSettings):
     )
     # The relay polls at this interval even without a NOTIFY, in case one was missed.
     outbox_poll_interval_s: float = Field(default=2.0, alias="GOV_OUTBOX_POLL_INTERVAL_S", gt=0)
+    # On SIGTERM, answer /readyz with 503 and keep serving this long before the server stops
+    # accepting connections, so a balancer that checks readiness moves traffic away first. 0:
+    # stop at once (Kubernetes' preStop sleep already keeps a terminating pod serving).
+    shutdown_drain_s: float = Field(default=0.0, alias="GOV_SHUTDOWN_DRAIN_S", ge=0, le=120)
 
     # --- security (docs: README, "Security") ---
     # Bearer tokens: who issues them, for whom, and where their public keys are.
