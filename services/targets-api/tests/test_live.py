@@ -340,3 +340,83 @@ async def _wait_committed(
                 await asyncio.sleep(0.2)
     finally:
         await admin.close()
+
+
+async def test_rebuild_live_clears_wrong_figures_and_the_replay_restores_them(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    settings: Settings,
+    plan_code: str,
+    infrastructure: Infrastructure,
+) -> None:
+    from sqlalchemy import text
+
+    from targets_api.cli import rebuild_live
+
+    settings = settings.model_copy(update={"consumer_group": f"rebuild-{plan_code}"})
+    start = date(2008, 1, 1) + timedelta(days=uuid.uuid4().int % 2500)
+    indicator_id = await _live_plan(client, plan_code, start, start + timedelta(days=60))
+    t0 = datetime(start.year, start.month, start.day, 9, tzinfo=UTC)
+    events = []
+    cases = [uuid.uuid4() for _ in range(4)]
+    for i, case in enumerate(cases):
+        events += [
+            created(case, t0),
+            resolved(case, t0 + timedelta(hours=1), on=start, grassroots=i != 3),
+            closed(case, t0 + timedelta(hours=2), on=start),
+        ]
+
+    def consumer() -> IdempotentConsumer:
+        return IdempotentConsumer(
+            name=settings.consumer_group,
+            topics=[PETITIONS_CASE_EVENTS],
+            handlers=case_event_handlers(settings),
+            session_factory=app.state.sessions,
+            inbox_model=InboxMessage,
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            topic_prefix=settings.kafka_topic_prefix,
+        )
+
+    first = consumer()
+    task = asyncio.create_task(first.run())
+    producer = AIOKafkaProducer(bootstrap_servers=infrastructure.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        for event in events:
+            record = to_kafka(event, key=event.subject)
+            await producer.send_and_wait(
+                settings.topic(PETITIONS_CASE_EVENTS),
+                record.value,
+                key=record.key,
+                headers=record.headers,
+            )
+        await _wait_for(client, indicator_id, (3, 4))
+        # While the consumer runs, the rebuild refuses: it would commit over the rewind.
+        assert await rebuild_live(settings, accept_retention_gap=False) == 1
+    finally:
+        await producer.stop()
+        first.stop()
+        await asyncio.wait_for(task, 30)
+
+    # The figures go wrong (say, a handler bug that lost the grassroots flag).
+    async with app.state.sessions() as session:
+        await session.execute(
+            text("UPDATE case_facts SET grassroots = false WHERE case_id = ANY(:cases)"),
+            {"cases": cases},
+        )
+        await session.commit()
+    live = (await client.get(f"/v1/indicators/{indicator_id}")).json()["live"]
+    assert (live["numerator"], live["denominator"]) == (0, 4)
+
+    assert await rebuild_live(settings, accept_retention_gap=False) == 0
+    async with app.state.sessions() as session:
+        assert (await session.execute(text("SELECT count(*) FROM case_facts"))).scalar() == 0
+
+    again = consumer()
+    task = asyncio.create_task(again.run())
+    try:
+        await _wait_for(client, indicator_id, (3, 4))
+    finally:
+        again.stop()
+        await asyncio.wait_for(task, 30)
+    assert again.handled_count == len(events)  # every event read again, none skipped

@@ -3,6 +3,8 @@
     python -m targets_api.cli import FILE [--plan CODE]   create or update the plan from FILE
     python -m targets_api.cli export FILE --plan CODE     write the plan's catalogue to FILE
     python -m targets_api.cli seed                        import the bundled data files (idempotent)
+    python -m targets_api.cli rebuild-live [--accept-retention-gap]
+                                    clear the live figures and replay the case events (runbook)
 
 The database is TARGETS_DATABASE_URL. Invalid files are refused with the line of each problem,
 and nothing is written.
@@ -26,6 +28,7 @@ from targets_api.catalogue import service
 from targets_api.catalogue.yaml_io import CatalogueError, dump_catalogue, load_catalogue
 from targets_api.config import Settings, get_settings
 from targets_api.indicators import service as indicators
+from targets_api.live import rebuild
 
 err = Console(stderr=True)
 
@@ -115,6 +118,41 @@ async def seed(settings: Settings) -> int:
     return status
 
 
+async def rebuild_live(settings: Settings, *, accept_retention_gap: bool) -> int:
+    """Clear the live figures and rewind the consumer group (targets_api.live.rebuild)."""
+    bootstrap, group = settings.kafka_bootstrap_servers, settings.consumer_group
+    topic = rebuild.case_events_topic(settings.kafka_topic_prefix)
+    try:
+        await rebuild.check_group_idle(bootstrap, group)
+        start = await rebuild.replay_start(bootstrap, topic)
+    except rebuild.RebuildRefusedError as exc:
+        err.print(f"[red]refused[/red]: {exc}")
+        return 1
+    if start.retention_gap and not accept_retention_gap:
+        gaps = ", ".join(
+            f"partition {tp.partition} from {o}" for tp, o in start.retention_gap.items()
+        )
+        err.print(
+            f"[red]refused[/red]: retention already deleted the first records of {topic} "
+            f"({gaps}); cases known only from those would drop out of the figures. "
+            "Run again with --accept-retention-gap if that is acceptable."
+        )
+        return 1
+    engine = create_engine(settings.database_url, pool_size=1)
+    try:
+        async with unit_of_work(create_session_factory(engine)) as session:
+            removed = await rebuild.forget_live_figures(session, group)
+    finally:
+        await engine.dispose()
+    # Cleared but not yet rewound if this fails: running the rebuild again finishes it.
+    await rebuild.rewind_group(bootstrap, group, start)
+    err.print(
+        f"cleared {removed}; group {group!r} rewound to the earliest offsets of {topic}: "
+        "start targets-api and watch gov_consumer_lag fall to 0"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m targets_api.cli", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -125,12 +163,22 @@ def main(argv: list[str] | None = None) -> int:
     exp.add_argument("file", type=Path)
     exp.add_argument("--plan", required=True, help="plan code or id")
     commands.add_parser("seed", help="import every bundled data file (safe to run again)")
+    live = commands.add_parser(
+        "rebuild-live", help="clear the live figures and replay the case events from the start"
+    )
+    live.add_argument(
+        "--accept-retention-gap",
+        action="store_true",
+        help="rebuild even though retention deleted the topic's first records",
+    )
     args = parser.parse_args(argv)
     settings = get_settings()
     if args.command == "import":
         return asyncio.run(import_file(args.file, args.plan, settings))
     if args.command == "export":
         return export_file(args.file, args.plan, settings)
+    if args.command == "rebuild-live":
+        return asyncio.run(rebuild_live(settings, accept_retention_gap=args.accept_retention_gap))
     return asyncio.run(seed(settings))
 
 
