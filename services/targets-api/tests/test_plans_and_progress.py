@@ -394,3 +394,59 @@ async def test_the_sweep_moves_a_missed_milestone_to_overdue(
     changes = [d for k, d in await _events(app, indicator["id"]) if k == "status_changed"]
     assert [(c["from_status"], c["to_status"]) for c in changes] == [("not_started", "overdue")]
     assert changes[0]["department_ids"] == ["edu"] and changes[0]["plan_id"] == str(plan.id)
+
+
+async def test_creating_requests_with_an_idempotency_key_create_once(
+    client: httpx.AsyncClient, app: FastAPI, plan_code: str, department: Department
+) -> None:
+    body = {"code": plan_code, "name_zh": f"{YEAR}年计划", "year": YEAR}
+    key = {"Idempotency-Key": f"plan-{plan_code}"}
+    first = await client.post("/v1/plans", json=body, headers=key)
+    again = await client.post("/v1/plans", json=body, headers=key)
+    assert first.status_code == again.status_code == 201, again.text
+    assert again.json() == first.json()
+    assert again.headers["Location"] == first.headers["Location"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    # The same key for another request is a client error, and changes nothing.
+    other = await client.post("/v1/plans", json={**body, "name_zh": "别的"}, headers=key)
+    assert other.status_code == 422
+    assert other.json()["type"].endswith("idempotency-key-reused")
+
+    indicator = {
+        "code": "I-9",
+        "name_zh": "新增学位",
+        "kind": "at_least",
+        "target": 10,
+        "unit": "school_places",
+        "lead_department": "edu",
+    }
+    url = f"/v1/plans/{plan_code}/indicators"
+    created = [
+        await client.post(url, json=indicator, headers={"Idempotency-Key": "ind-1"})
+        for _ in range(2)
+    ]
+    assert [r.status_code for r in created] == [201, 201]
+    assert created[0].json()["id"] == created[1].json()["id"]
+
+    # A department's report, retried after a lost answer, is one report.
+    reports = f"/v1/indicators/{created[0].json()['id']}/reports"
+    headers = {**department("edu"), "Idempotency-Key": "q1-report"}
+    sent = [await client.post(reports, json={"value": 4}, headers=headers) for _ in range(2)]
+    assert [r.status_code for r in sent] == [201, 201]
+    assert sent[0].json()["id"] == sent[1].json()["id"]
+    # Keys are the caller's own: another department's same key is its own request.
+    elsewhere = await client.post(
+        reports, json={"value": 4}, headers={**department("fin"), "Idempotency-Key": "q1-report"}
+    )
+    assert elsewhere.status_code == 403  # fin does not co-organise: refused, not replayed
+    assert "Idempotent-Replayed" not in elsewhere.headers
+
+    async with app.state.sessions() as session:
+        plans = await session.scalar(select(func.count()).where(Plan.code == plan_code))
+        stored = await session.scalar(
+            select(func.count())
+            .select_from(ProgressReport)
+            .where(ProgressReport.indicator_id == uuid.UUID(created[0].json()["id"]))
+        )
+    assert (plans, stored) == (1, 1)

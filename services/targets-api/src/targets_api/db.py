@@ -1,12 +1,19 @@
-"""The targets database: declarative base, the inbox, the outbox and the API keys."""
+"""The targets database: declarative base, the inbox, the outbox, the API keys and the
+idempotency keys of creating requests."""
 
 from __future__ import annotations
 
+from fastapi import Request
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from gov_common.db import Base as CommonBase
 from gov_common.db import new_metadata
+from gov_common.idempotency import Idempotency, IdempotencyKeyMixin
 from gov_common.messaging.inbox import InboxMixin
 from gov_common.messaging.outbox import OutboxMixin
 from gov_common.security.api_keys import ApiKeyMixin
+from gov_common.security.principal import Principal
 
 
 class Base(CommonBase):
@@ -24,3 +31,19 @@ class OutboxMessage(OutboxMixin, Base):
 
 class ApiKey(ApiKeyMixin, Base):
     """Keys of the other government systems that may call this service (stored hashed)."""
+
+
+class IdempotencyKey(IdempotencyKeyMixin, Base):
+    """Creating requests seen before (plans, indicators, progress reports)."""
+
+
+def idempotency(
+    session: AsyncSession,
+    request: Request,
+    principal: Principal,
+    key: str | None,
+    body: BaseModel | None,
+) -> Idempotency:
+    """The ``Idempotency-Key`` guard of a creating route (gov_common.idempotency)."""
+    secret = request.app.state.settings.pii_index_key.get_secret_value().encode()
+    return Idempotency(session, IdempotencyKey, request, principal, key, body, secret)

@@ -11,9 +11,12 @@ from sqlalchemy import select, tuple_
 
 from gov_common.app import SessionDep
 from gov_common.clock import today_in_china
+from gov_common.idempotency import IdempotencyKeyHeader
 from gov_common.pagination import Page, decode_cursor, encode_cursor
 from gov_common.problems import PROBLEM_RESPONSES, ProblemError
+from gov_common.security.setup import PrincipalDep
 from targets_api.config import Settings
+from targets_api.db import idempotency
 from targets_api.indicators import export, service
 from targets_api.indicators.models import Indicator, IndicatorStatus
 from targets_api.indicators.schemas import (
@@ -42,11 +45,28 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
-@router.post("/v1/plans", status_code=201, summary="Create a plan (e.g. a year's work report)")
-async def create_plan(body: PlanCreate, session: SessionDep, response: Response) -> PlanRead:
+@router.post(
+    "/v1/plans",
+    status_code=201,
+    response_model=PlanRead,
+    summary="Create a plan (e.g. a year's work report)",
+)
+async def create_plan(
+    body: PlanCreate,
+    session: SessionDep,
+    request: Request,
+    response: Response,
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> PlanRead | Response:
+    guard = idempotency(session, request, principal, idempotency_key, body)
+    if (replay := await guard.replay()) is not None:
+        return replay
     plan = await service.create_plan(session, body)
-    response.headers["Location"] = f"/v1/plans/{plan.id}"
-    return PlanRead.model_validate(plan)
+    response.headers["Location"] = location = f"/v1/plans/{plan.id}"
+    view = PlanRead.model_validate(plan)
+    await guard.remember(201, view, location=location)
+    return view
 
 
 @router.get("/v1/plans", summary="Every plan, newest year first")
@@ -62,28 +82,54 @@ async def get_plan(plan_ref: str, session: SessionDep) -> PlanRead:
 @router.post(
     "/v1/plans/{plan_ref}/copies",
     status_code=201,
+    response_model=PlanRead,
     summary="Start a new year's plan from this plan's catalogue",
 )
 async def copy_plan(
-    plan_ref: str, body: PlanCopy, session: SessionDep, response: Response
-) -> PlanRead:
+    plan_ref: str,
+    body: PlanCopy,
+    session: SessionDep,
+    request: Request,
+    response: Response,
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> PlanRead | Response:
+    guard = idempotency(session, request, principal, idempotency_key, body)
+    if (replay := await guard.replay()) is not None:
+        return replay
     source = await service.get_plan(session, plan_ref)
     plan = await service.copy_plan(session, source, body)
-    response.headers["Location"] = f"/v1/plans/{plan.id}"
-    return PlanRead.model_validate(plan)
+    response.headers["Location"] = location = f"/v1/plans/{plan.id}"
+    view = PlanRead.model_validate(plan)
+    await guard.remember(201, view, location=location)
+    return view
 
 
 @router.post(
-    "/v1/plans/{plan_ref}/indicators", status_code=201, summary="Add an indicator to a plan"
+    "/v1/plans/{plan_ref}/indicators",
+    status_code=201,
+    response_model=IndicatorDetail,
+    summary="Add an indicator to a plan",
 )
 async def add_indicator(
-    plan_ref: str, body: IndicatorIn, session: SessionDep, request: Request, response: Response
-) -> IndicatorDetail:
+    plan_ref: str,
+    body: IndicatorIn,
+    session: SessionDep,
+    request: Request,
+    response: Response,
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> IndicatorDetail | Response:
+    guard = idempotency(session, request, principal, idempotency_key, body)
+    if (replay := await guard.replay()) is not None:
+        return replay
     plan = await service.get_plan(session, plan_ref)
     indicator = await service.add_indicator(session, plan, body)
     await service.refresh_status(session, indicator, today_in_china(), _settings(request))
-    response.headers["Location"] = f"/v1/indicators/{indicator.id}"
-    return await _detail(session, indicator, _settings(request))
+    response.headers["Location"] = location = f"/v1/indicators/{indicator.id}"
+    view = await _detail(session, indicator, _settings(request))
+    await guard.remember(201, view, location=location)
+    return view
 
 
 StatusQuery = Annotated[IndicatorStatus | None, Query()]

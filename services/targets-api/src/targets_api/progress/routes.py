@@ -7,8 +7,10 @@ import uuid
 from fastapi import APIRouter, Request, Response
 
 from gov_common.app import SessionDep
+from gov_common.idempotency import IdempotencyKeyHeader
 from gov_common.problems import PROBLEM_RESPONSES
 from gov_common.security.setup import PrincipalDep
+from targets_api.db import idempotency
 from targets_api.progress import service
 from targets_api.progress.schemas import ReportCreate, ReportRead, ReportReview
 
@@ -21,6 +23,7 @@ router = APIRouter(tags=["progress"], responses={**PROBLEM_RESPONSES, 403: {}})
     summary="Report progress for your department (a correction names the report it supersedes)",
     description="The reporting department is the caller's org unit; it must lead or "
     "co-organise the indicator (403 otherwise).",
+    response_model=ReportRead,
 )
 async def report_progress(
     indicator_id: uuid.UUID,
@@ -29,12 +32,18 @@ async def report_progress(
     principal: PrincipalDep,
     request: Request,
     response: Response,
-) -> ReportRead:
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> ReportRead | Response:
+    guard = idempotency(session, request, principal, idempotency_key, body)
+    if (replay := await guard.replay()) is not None:
+        return replay
     report = await service.report_progress(
         session, indicator_id, body, reporter=principal, settings=request.app.state.settings
     )
-    response.headers["Location"] = f"/v1/reports/{report.id}"
-    return ReportRead.model_validate(report)
+    response.headers["Location"] = location = f"/v1/reports/{report.id}"
+    view = ReportRead.model_validate(report)
+    await guard.remember(201, view, location=location)
+    return view
 
 
 @router.get("/v1/indicators/{indicator_id}/reports", summary="Every report, newest first")
