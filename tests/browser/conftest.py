@@ -14,14 +14,11 @@ frontend/console): ``make test`` does both. Screenshots go to tests/browser/scre
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -32,8 +29,10 @@ from gov_common.testing import (
     REPO_ROOT,
     SERVICES,
     Infrastructure,
+    UvicornProcess,
     create_database,
     drop_database,
+    free_port,
     migrate,
     run_coroutine,
 )
@@ -55,59 +54,13 @@ LOG_DIR = REPO_ROOT / ".local" / "logs" / "browser"
 DEMO_ACCOUNTS = REPO_ROOT / "deploy" / "local" / "demo-accounts.yaml"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
-class Process:
-    name: str
-    args: list[str]
-    env: dict[str, str]
-    port: int = field(default_factory=free_port)
-    ready_path: str = "/readyz"
-    process: subprocess.Popen[bytes] | None = None
+class Process(UvicornProcess):
+    """A process of the browser tests. Auth settings come only from its env: a pinned JWKS
+    from outside must not leak in."""
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        LOG_DIR.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, "-m", "uvicorn", *self.args, "--host", "127.0.0.1"]
-        command += ["--port", str(self.port), "--no-access-log"]
-        with (LOG_DIR / f"{self.name}.log").open("ab") as log:
-            # Auth settings come only from self.env: a pinned JWKS from outside must not leak in.
-            inherited = {k: v for k, v in os.environ.items() if not k.startswith("GOV_AUTH_")}
-            self.process = subprocess.Popen(
-                command, cwd=REPO_ROOT, env={**inherited, **self.env}, stdout=log, stderr=log
-            )
-
-    def wait_ready(self, timeout_s: float = 120) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited: see {LOG_DIR / self.name}.log")
-            try:
-                if httpx.get(self.url + self.ready_path, timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        raise TimeoutError(f"{self.name} not ready after {timeout_s}s")
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+    log_dir: Path = LOG_DIR
+    drop_env_prefixes: tuple[str, ...] = ("GOV_AUTH_",)
 
 
 @dataclass

@@ -6,90 +6,24 @@ and stops them at the end (SIGTERM, then SIGKILL if they do not go).
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
-from gov_common.testing import REPO_ROOT, Infrastructure, TestAuth
+from gov_common.testing import REPO_ROOT, Infrastructure, TestAuth, UvicornProcess
 
 LOG_DIR = REPO_ROOT / ".local" / "logs" / "e2e"
 WEBHOOK_SECRET = "e2e-webhook-secret-" + uuid.uuid4().hex
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
-class ServiceProcess:
-    name: str
-    args: list[str]
-    env: dict[str, str]
-    port: int = field(default_factory=free_port)
-    ready_path: str = "/readyz"
-    process: subprocess.Popen[bytes] | None = None
+class ServiceProcess(UvicornProcess):
+    """A process of the e2e suite, logging to .local/logs/e2e/."""
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def log_path(self) -> Path:
-        return LOG_DIR / f"{self.name}.log"
-
-    def start(self) -> None:
-        LOG_DIR.mkdir(parents=True, exist_ok=True)
-        command = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            *self.args,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--no-access-log",
-        ]
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                command, cwd=REPO_ROOT, env={**os.environ, **self.env}, stdout=log, stderr=log
-            )
-
-    def wait_ready(self, timeout_s: float = 120) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited: see {self.log_path}")
-            try:
-                if httpx.get(self.url + self.ready_path, timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        raise TimeoutError(f"{self.name} not ready after {timeout_s}s: see {self.log_path}")
-
-    def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 20) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(sig)
-        try:
-            self.process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+    log_dir: Path = LOG_DIR
 
 
 @dataclass

@@ -34,12 +34,13 @@ from gov_common.testing import (
     Infrastructure,
     create_database,
     drop_database,
+    free_port,
     migrate,
     run_coroutine,
 )
 from gov_common.testing import TestAuth as Auth
 
-from .conftest import ServiceProcess, free_port
+from .conftest import ServiceProcess
 
 pytestmark = pytest.mark.e2e
 

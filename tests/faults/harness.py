@@ -7,11 +7,6 @@ Everything runs on loopback; every wait is bounded; every process started is sto
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterable
@@ -27,7 +22,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from gov_common.events import CloudEvent, new_event, to_kafka
 from gov_common.events.petitions import CASE_CREATED_V1, CaseCreatedV1
-from gov_common.testing import REPO_ROOT
+from gov_common.testing import REPO_ROOT, UvicornProcess
 
 LOG_DIR = REPO_ROOT / ".local" / "logs" / "faults"
 RESULTS_DIR = REPO_ROOT / ".local" / "reliability"
@@ -41,90 +36,11 @@ CASE = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
-class Service:
-    """One uvicorn process on loopback (a service, or the counting webhook sink)."""
+class Service(UvicornProcess):
+    """A process of a fault scenario (a service, or the counting webhook sink)."""
 
-    name: str
-    args: list[str]
-    env: dict[str, str]
-    port: int = field(default_factory=free_port)
-    ready_path: str = "/readyz"
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def log_path(self) -> Path:
-        return LOG_DIR / f"{self.name}.log"
-
-    def start(self) -> None:
-        LOG_DIR.mkdir(parents=True, exist_ok=True)
-        command = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            *self.args,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--no-access-log",
-        ]
-        with self.log_path.open("ab") as log:
-            log.write(f"\n==== start {datetime.now(UTC).isoformat()} ====\n".encode())
-            log.flush()
-            self.process = subprocess.Popen(
-                command, cwd=REPO_ROOT, env={**os.environ, **self.env}, stdout=log, stderr=log
-            )
-
-    async def wait_ready(self, timeout_s: float = 120) -> None:
-        async with httpx.AsyncClient(timeout=2) as http:
-            try:
-                async with asyncio.timeout(timeout_s):
-                    while True:
-                        assert self.process is not None
-                        if self.process.poll() is not None:
-                            raise RuntimeError(f"{self.name} exited: see {self.log_path}")
-                        try:
-                            if (await http.get(self.url + self.ready_path)).status_code == 200:
-                                return
-                        except httpx.HTTPError:
-                            pass
-                        await asyncio.sleep(0.2)
-            except TimeoutError:
-                raise TimeoutError(
-                    f"{self.name} not ready after {timeout_s}s: see {self.log_path}"
-                ) from None
-
-    async def launch(self) -> Service:
-        self.start()
-        await self.wait_ready()
-        return self
-
-    def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 20) -> int | None:
-        """Send ``sig`` and wait; SIGKILL if it does not go. Its exit code."""
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        return self.process.returncode
-
-    def kill(self) -> None:
-        self.stop(signal.SIGKILL)
+    log_dir: Path = LOG_DIR
 
 
 def service(name: str, package: str, env: dict[str, str]) -> Service:

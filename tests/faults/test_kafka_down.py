@@ -88,7 +88,7 @@ async def test_cases_taken_while_kafka_is_down_reach_every_consumer_once(stack: 
         for group in (stack.group("targets-api"), stack.group("notifier")):
             await wait_caught_up(stack.bootstrap, group, [topic])
         for service in (petitions, targets, notifier):
-            await service.wait_ready(timeout_s=60)  # recovered without a restart
+            await service.ready(timeout_s=60)  # recovered without a restart
         readiness = await watch.stop()
         counted = await tally()
         summary = await sink_summary(http, sink)

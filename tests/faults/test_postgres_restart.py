@@ -79,7 +79,7 @@ async def test_a_postgres_restart_loses_no_acknowledged_write_and_services_recov
                 await asyncio.to_thread(infrastructure.start_postgres)
         # Keep the load on until every service has said "ready" again, and a while after.
         for service in services.values():
-            await service.wait_ready(timeout_s=120)
+            await service.ready(timeout_s=120)
         answers_before_recovery = len(intake.answers)
         await asyncio.sleep(5)
         await intake.stop()

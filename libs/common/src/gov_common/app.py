@@ -113,12 +113,15 @@ def create_service_app(
 
     @asynccontextmanager
     async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-        with drain_on_sigterm(readiness, drain_s):
-            if lifespan is None:
-                yield
-                return
-            async with lifespan(app):
-                yield
+        try:
+            with drain_on_sigterm(readiness, drain_s):
+                if lifespan is None:
+                    yield
+                    return
+                async with lifespan(app):
+                    yield
+        finally:
+            await readiness.close()
 
     dependencies = []
     if access is not None:

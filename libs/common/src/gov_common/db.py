@@ -74,6 +74,25 @@ async def database_is_reachable(engine: AsyncEngine) -> bool:
     return True
 
 
+class DatabaseProbe:
+    """Readiness's check of the database, on a connection of its own.
+
+    Through the request pool, a service whose connections are all busy answering requests
+    would look unreachable and be taken out of rotation just when it is loaded — and its
+    replicas with it. Its own connection asks only whether PostgreSQL answers.
+    """
+
+    def __init__(self, url: str) -> None:
+        # Two: a balancer's and the kubelet's checks may overlap.
+        self._engine = create_async_engine(url, pool_size=1, max_overflow=1, pool_pre_ping=True)
+
+    async def __call__(self) -> bool:
+        return await database_is_reachable(self._engine)
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+
 def asyncpg_dsn(url: str) -> str:
     """The plain ``postgresql://`` form of a SQLAlchemy URL, for asyncpg's own connections."""
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)

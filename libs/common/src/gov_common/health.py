@@ -32,6 +32,13 @@ class Readiness:
         if required:
             self.required.add(name)
 
+    async def close(self) -> None:
+        """Release what the checks hold (e.g. a :class:`~gov_common.db.DatabaseProbe`)."""
+        for check in self.checks.values():
+            close = getattr(check, "close", None)
+            if close is not None:
+                await close()
+
     async def evaluate(self) -> tuple[bool, dict[str, str]]:
         async def run(check: Check) -> bool:
             try:

@@ -18,16 +18,21 @@ import os
 import secrets
 import shlex
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
+import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
@@ -336,3 +341,109 @@ def spans() -> Iterator[Any]:
     provider.add_span_processor(processor)
     yield exporter
     processor.shutdown()  # stops it exporting; the provider keeps a shut-down processor
+
+
+# ------------------------------------------------------------------------- processes
+
+
+def free_port() -> int:
+    """A port free on loopback now (the OS picks it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class UvicornProcess:
+    """One uvicorn process on loopback — a service, a sink, the console — as the e2e, fault
+    and browser tests run them: its log in ``log_dir``, readiness polled, always stoppable."""
+
+    name: str
+    args: list[str]
+    env: dict[str, str]
+    log_dir: Path = REPO_ROOT / ".local" / "logs" / "tests"
+    port: int = field(default_factory=free_port)
+    ready_path: str = "/readyz"
+    # Variables of the test process not handed down (e.g. GOV_AUTH_: a pinned JWKS from
+    # outside must not leak into a process that trusts only its own issuer).
+    drop_env_prefixes: tuple[str, ...] = ()
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.log_dir / f"{self.name}.log"
+
+    def start(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, "-m", "uvicorn", *self.args, "--host", "127.0.0.1"]
+        command += ["--port", str(self.port), "--no-access-log"]
+        inherited = {
+            k: v for k, v in os.environ.items() if not k.startswith(self.drop_env_prefixes or "\0")
+        }
+        with self.log_path.open("ab") as log:
+            log.write(f"\n==== start {datetime.now(UTC).isoformat()} ====\n".encode())
+            log.flush()
+            self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+                command, cwd=REPO_ROOT, env={**inherited, **self.env}, stdout=log, stderr=log
+            )
+
+    def _check_alive(self) -> None:
+        assert self.process is not None, f"{self.name} was never started"
+        if self.process.poll() is not None:
+            raise RuntimeError(f"{self.name} exited: see {self.log_path}")
+
+    def wait_ready(self, timeout_s: float = 120) -> None:
+        """Until ``ready_path`` answers 200 (from sync code)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self._check_alive()
+            try:
+                if httpx.get(self.url + self.ready_path, timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"{self.name} not ready after {timeout_s}s: see {self.log_path}")
+
+    async def ready(self, timeout_s: float = 120) -> None:
+        """Until ``ready_path`` answers 200 (from async code: the loop keeps running)."""
+        async with httpx.AsyncClient(timeout=2) as http:
+            try:
+                async with asyncio.timeout(timeout_s):
+                    while True:
+                        self._check_alive()
+                        try:
+                            if (await http.get(self.url + self.ready_path)).status_code == 200:
+                                return
+                        except httpx.HTTPError:
+                            pass
+                        await asyncio.sleep(0.2)
+            except TimeoutError:
+                raise TimeoutError(
+                    f"{self.name} not ready after {timeout_s}s: see {self.log_path}"
+                ) from None
+
+    async def launch(self) -> UvicornProcess:
+        self.start()
+        await self.ready()
+        return self
+
+    def stop(self, sig: int | None = None, timeout_s: float = 20) -> int | None:
+        """Send ``sig`` (SIGTERM by default) and wait; SIGKILL if it does not go. Its exit code."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM if sig is None else sig)
+            try:
+                self.process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        return self.process.returncode
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)

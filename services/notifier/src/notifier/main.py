@@ -8,7 +8,7 @@ import logging
 from fastapi import FastAPI
 
 from gov_common.app import Workers, create_service_app, lifespan_with_workers
-from gov_common.db import asyncpg_dsn, create_engine, create_session_factory, database_is_reachable
+from gov_common.db import DatabaseProbe, asyncpg_dsn, create_engine, create_session_factory
 from gov_common.events.contracts import (
     NOTIFIER_DELIVERY_EVENTS,
     PETITIONS_CASE_EVENTS,
@@ -81,7 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return consumer.broker_reachable and await kafka_reachable(settings.kafka_bootstrap_servers)
 
     readiness = Readiness()
-    readiness.add("database", lambda: database_is_reachable(engine), required=True)
+    readiness.add("database", DatabaseProbe(settings.database_url), required=True)
     # A consumer without its broker has nothing to do: unready.
     readiness.add("broker", broker_reachable, required=True)
 

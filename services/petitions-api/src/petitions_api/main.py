@@ -12,10 +12,10 @@ from fastapi import FastAPI
 
 from gov_common.app import Workers, create_service_app
 from gov_common.db import (
+    DatabaseProbe,
     asyncpg_dsn,
     create_engine,
     create_session_factory,
-    database_is_reachable,
     unit_of_work,
 )
 from gov_common.events.registry import PETITIONS_CASE_EVENTS
@@ -71,7 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return await kafka_reachable(settings.kafka_bootstrap_servers)
 
     readiness = Readiness()
-    readiness.add("database", lambda: database_is_reachable(engine), required=True)
+    readiness.add("database", DatabaseProbe(settings.database_url), required=True)
     # Not required: while Kafka is away, cases are still taken and their events wait in the outbox.
     readiness.add("broker", broker_reachable, required=False)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from gov_common.app import Workers, create_service_app, lifespan_with_workers
-from gov_common.db import asyncpg_dsn, create_engine, create_session_factory, database_is_reachable
+from gov_common.db import DatabaseProbe, asyncpg_dsn, create_engine, create_session_factory
 from gov_common.events.registry import PETITIONS_CASE_EVENTS, TARGETS_INDICATOR_EVENTS
 from gov_common.health import Readiness
 from gov_common.messaging.inbox import IdempotentConsumer
@@ -62,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return consumer.broker_reachable and await kafka_reachable(settings.kafka_bootstrap_servers)
 
     readiness = Readiness()
-    readiness.add("database", lambda: database_is_reachable(engine), required=True)
+    readiness.add("database", DatabaseProbe(settings.database_url), required=True)
     # The plan is readable without Kafka; only live figures wait for it.
     readiness.add("broker", broker_reachable, required=False)
 
