@@ -12,7 +12,6 @@ The cases live in a database of this module's own.
 
 from __future__ import annotations
 
-import asyncio
 import random
 import uuid
 from collections import Counter
@@ -23,25 +22,22 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, text
-from sqlalchemy.engine import make_url
 
 from gov_common.db import unit_of_work
 from gov_common.problems import ProblemError
-from gov_common.testing import Infrastructure, create_database, drop_database, migrate
+from gov_common.testing import Infrastructure
 from gov_common.testing import TestAuth as SessionAuth
 from petitions_api.cases import service as cases
 from petitions_api.cases.lifecycle import FINAL_STATES, Action, allowed_actions
 from petitions_api.cases.models import Case
 from petitions_api.cases.schemas import ACTION_BODIES, CaseCreate
 from petitions_api.config import Settings
-from petitions_api.main import create_app
 from petitions_api.metrics import rollup
 from petitions_api.metrics import service as metrics
 from petitions_api.metrics.definitions import GRASSROOTS
 from petitions_api.metrics.periods import Granularity, Period
-from petitions_api.reference.service import load_reference_data
 
-from .helpers import action_body, hotline, petition
+from .helpers import action_body, app_with_reference_data, hotline, own_database, petition
 
 pytestmark = pytest.mark.integration
 
@@ -76,31 +72,14 @@ GROUP BY closed_on, town_unit_id
 async def rollup_settings(
     infrastructure: Infrastructure, auth: SessionAuth
 ) -> AsyncIterator[Settings]:
-    name = f"petitions_rollup_{uuid.uuid4().hex[:8]}"
-    admin = infrastructure.admin_url("petitions")
-    await create_database(admin, name)
-    url = str(make_url(infrastructure.database_urls["petitions"]).set(database=name))
-    try:
-        await asyncio.to_thread(migrate, "petitions", url)
-        yield Settings.model_validate(
-            {
-                **auth.settings_env,
-                "PETITIONS_DATABASE_URL": url,
-                "KAFKA_BOOTSTRAP_SERVERS": infrastructure.kafka_bootstrap_servers,
-                "GOV_ENVIRONMENT": "test",
-            }
-        )
-    finally:
-        await drop_database(admin, name)
+    async with own_database(infrastructure, auth, "petitions_rollup") as settings:
+        yield settings
 
 
 @pytest.fixture(scope="module")
 async def rollup_app(rollup_settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(rollup_settings)
-    async with unit_of_work(application.state.sessions) as session:
-        await load_reference_data(session, rollup_settings)
-    yield application
-    await application.state.engine.dispose()
+    async with app_with_reference_data(rollup_settings) as application:
+        yield application
 
 
 Rows = dict[tuple[date, str | None], tuple[int, int]]
