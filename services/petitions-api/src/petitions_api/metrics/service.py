@@ -169,24 +169,17 @@ async def compute(
     settings: Settings,
     with_towns: bool | None = None,
 ) -> Result:
-    """The figure asked for; the per-town breakdown too where the definition has one."""
+    """The figure asked for; the per-town breakdown too where the definition has one.
+
+    With the breakdown, the total is the sum of the towns (one aggregate, not two)."""
     check_period(query.definition, query.period)
     breakdown = with_towns if with_towns is not None else query.definition.breakdown_by_town
     target = settings.grassroots_target if query.definition.has_target else None
-    if from_rollup(query):
-        assert query.period is not None
-        # One sum per town over the day-and-town rows; the total is the towns' sum.
-        (part,) = query.definition.numerator(Context(settings=settings, as_of=query.as_of))
-        weights = {part.name: part.weight}
-        found = {
-            town: Counts(denominator, {part.name: numerator}, weights)
-            for town, (numerator, denominator) in (
-                await rollup.by_town(session, query.period.start, query.period.end)
-            ).items()
-        }
+    if from_rollup(query) or breakdown:
+        found, weights = await _counts_by_town(session, query, settings)
         counts = Counts(
             sum(c.denominator for c in found.values()),
-            {part.name: sum(c.parts[part.name] for c in found.values())},
+            {name: sum(c.parts[name] for c in found.values()) for name in weights},
             weights,
         )
         towns = await _by_town(session, query, found, weights) if breakdown else None
@@ -194,17 +187,29 @@ async def compute(
     conditions = await _conditions(session, query, settings)
     columns, weights = _aggregates(query, settings)
     row = (await session.execute(select(*columns).where(*conditions))).one()
-    counts = _counts(row, weights)
-    towns = None
-    if breakdown:
-        rows = (
-            await session.execute(
-                select(Case.town_unit_id, *columns).where(*conditions).group_by(Case.town_unit_id)
-            )
-        ).all()
-        found = {row.town_unit_id: _counts(row, weights) for row in rows}
-        towns = await _by_town(session, query, found, weights)
-    return Result(query=query, counts=counts, target=target, towns=towns)
+    return Result(query=query, counts=_counts(row, weights), target=target, towns=None)
+
+
+async def _counts_by_town(
+    session: AsyncSession, query: Query, settings: Settings
+) -> tuple[dict[str | None, Counts], dict[str, float]]:
+    """The figure's counts per town of the case's place (towns that counted nothing left
+    out): from the grassroots rollup where it answers the query, else from the cases."""
+    if from_rollup(query):
+        assert query.period is not None
+        (part,) = query.definition.numerator(Context(settings=settings, as_of=query.as_of))
+        weights = {part.name: part.weight}
+        rows = await rollup.by_town(session, query.period.start, query.period.end)
+        found = {
+            town: Counts(denominator, {part.name: numerator}, weights)
+            for town, (numerator, denominator) in rows.items()
+        }
+        return found, weights
+    conditions = await _conditions(session, query, settings)
+    columns, weights = _aggregates(query, settings)
+    statement = select(Case.town_unit_id, *columns).where(*conditions)
+    grouped = (await session.execute(statement.group_by(Case.town_unit_id))).all()
+    return {row.town_unit_id: _counts(row, weights) for row in grouped}, weights
 
 
 def from_rollup(query: Query) -> bool:
