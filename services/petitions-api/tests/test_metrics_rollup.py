@@ -12,6 +12,7 @@ The cases live in a database of this module's own.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import uuid
 from collections import Counter
@@ -249,4 +250,42 @@ async def test_rebuild_recounts_what_sql_wrote_behind_the_service(
     assert await _rollup_rows(rollup_app) != await _naive_rows(rollup_app)
     async with unit_of_work(rollup_app.state.sessions) as session:
         await rollup.rebuild(session)
+    assert await _rollup_rows(rollup_app) == await _naive_rows(rollup_app)
+
+
+async def test_concurrent_closes_and_reopens_of_one_town_and_day_all_count(
+    rollup_app: FastAPI, rollup_settings: Settings
+) -> None:
+    """Many transactions move the same (day, town) row at once: each delta is applied once."""
+    sessions, settings = rollup_app.state.sessions, rollup_settings
+
+    async def perform(case_id: uuid.UUID, action: str, body: dict[str, Any]) -> None:
+        async with unit_of_work(sessions) as session:
+            await cases.perform(
+                session,
+                case_id,
+                Action(action),
+                ACTION_BODIES[Action(action)].model_validate(body),
+                actor="op",
+                if_match=None,
+                settings=settings,
+            )
+
+    ids = []
+    for number in range(12):
+        async with unit_of_work(sessions) as session:
+            body = petition(place={"unit_id": "610203100001"}, subject=f"并发测试 {number}")
+            case = await cases.register_case(
+                session, CaseCreate.model_validate(body), settings=settings, actor="op"
+            )
+            ids.append(case.id)
+        steps = [("accept", {}), ("dispatch", {"to_unit_id": "610203100"}), ("take", {})]
+        steps += [("reply", action_body("reply"))]
+        steps += [("rate", {"rating": "satisfied" if number % 2 else "dissatisfied"})]
+        for action, body in steps:
+            await perform(case.id, action, body)
+    await asyncio.gather(*(perform(case_id, "close", {}) for case_id in ids))
+    assert await _rollup_rows(rollup_app) == await _naive_rows(rollup_app)
+    dissatisfied = ids[::2]
+    await asyncio.gather(*(perform(c, "reopen", action_body("reopen")) for c in dissatisfied))
     assert await _rollup_rows(rollup_app) == await _naive_rows(rollup_app)
