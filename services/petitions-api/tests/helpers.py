@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
+from sqlalchemy.engine import make_url
 
 from gov_common.clock import today_in_china
+from gov_common.db import unit_of_work
+from gov_common.testing import Infrastructure, TestAuth, create_database, drop_database, migrate
+from petitions_api.config import Settings
+from petitions_api.main import create_app
+from petitions_api.reference.service import load_reference_data
 
 _phones = itertools.count(13900000000)
 
@@ -111,3 +122,37 @@ async def case_in(
         case = response.json()
     assert case["status"] == state
     return case
+
+
+@asynccontextmanager
+async def own_database(
+    infrastructure: Infrastructure, auth: TestAuth, prefix: str
+) -> AsyncIterator[Settings]:
+    """Settings for a migrated database of the caller's own (dropped at the end): for tests
+    that count every case in the database, so no other test's cases may be there."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = infrastructure.admin_url("petitions")
+    await create_database(admin, name)
+    url = str(make_url(infrastructure.database_urls["petitions"]).set(database=name))
+    try:
+        await asyncio.to_thread(migrate, "petitions", url)
+        yield Settings.model_validate(
+            {
+                **auth.settings_env,
+                "PETITIONS_DATABASE_URL": url,
+                "KAFKA_BOOTSTRAP_SERVERS": infrastructure.kafka_bootstrap_servers,
+                "GOV_ENVIRONMENT": "test",
+            }
+        )
+    finally:
+        await drop_database(admin, name)
+
+
+@asynccontextmanager
+async def app_with_reference_data(settings: Settings) -> AsyncIterator[FastAPI]:
+    """The app without its lifespan, the reference data loaded."""
+    application = create_app(settings)
+    async with unit_of_work(application.state.sessions) as session:
+        await load_reference_data(session, settings)
+    yield application
+    await application.state.engine.dispose()

@@ -4,6 +4,7 @@ from petitions_api.cases.models import Case, IdempotencyKey, Petitioner, Timelin
 from petitions_api.db import ApiKey, OutboxMessage, PersonalDataAccess
 from petitions_api.deadlines.models import CaseDeadline, DeadlineAlert
 from petitions_api.metrics import models as metrics_models  # noqa: F401 - its indexes
+from petitions_api.metrics import rollup  # noqa: F401 - the grassroots_daily table
 from petitions_api.reference.models import Category, HotlineTier, OrgUnit, ReferenceVersion
 
 __all__ = [

@@ -76,6 +76,7 @@ from petitions_api.deadlines.calendar import (
     statutory_due_on,
 )
 from petitions_api.deadlines.models import CaseDeadline
+from petitions_api.metrics import rollup
 from petitions_api.reference import service as reference
 from petitions_api.reference.models import OrgUnit, UnitLevel
 
@@ -518,6 +519,7 @@ async def perform(
     """Apply ``action`` to the case; returns the case and, for a review request, the new case."""
     case = await get_case(session, case_id, for_update=True, scope=scope)
     check_if_match(case, if_match)
+    counted = rollup.share_of(case)
     before = case.status
     try:
         after = transition(before, action)
@@ -563,6 +565,8 @@ async def perform(
                 **fields,
             ),
         )
+    # Last, so that the rollup row stays locked for as short a time as possible.
+    await rollup.record_change(session, counted, rollup.share_of(case))
     await session.flush()
     await session.refresh(case)
     return case, outcome.created
@@ -1014,7 +1018,9 @@ async def link_repeat(
             problem_type="validation-error",
             extra={"invalid_params": [{"name": "repeat_of", "reason": "not earlier"}]},
         )
+    counted = rollup.share_of(case)
     case.repeat_of, case.first_time, case.repeat_confirmed = earlier.id, False, True
+    await rollup.record_change(session, counted, rollup.share_of(case))
     return await _record_repeat_change(
         session,
         case,
@@ -1067,12 +1073,14 @@ async def unlink_repeat(
     if case.repeat_of is None:
         raise ProblemError(409, "the case is not linked as a repeat", problem_type="not-a-repeat")
     previous = case.repeat_of
+    counted = rollup.share_of(case)
     case.repeat_of, case.first_time, case.repeat_confirmed, case.repeat_score = (
         None,
         True,
         False,
         None,
     )
+    await rollup.record_change(session, counted, rollup.share_of(case))
     return await _record_repeat_change(
         session,
         case,

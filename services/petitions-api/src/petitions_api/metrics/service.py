@@ -23,7 +23,8 @@ from gov_common.problems import ProblemError
 from petitions_api.cases.models import Case
 from petitions_api.cases.service import scope_condition
 from petitions_api.config import Settings
-from petitions_api.metrics.definitions import DEFINITIONS, Context, MetricDefinition
+from petitions_api.metrics import rollup
+from petitions_api.metrics.definitions import DEFINITIONS, GRASSROOTS, Context, MetricDefinition
 from petitions_api.metrics.periods import Period
 from petitions_api.metrics.schemas import KindChoice, UnitBasis
 from petitions_api.reference import service as reference
@@ -168,32 +169,68 @@ async def compute(
     settings: Settings,
     with_towns: bool | None = None,
 ) -> Result:
-    """The figure asked for; the per-town breakdown too where the definition has one."""
+    """The figure asked for; the per-town breakdown too where the definition has one.
+
+    With the breakdown, the total is the sum of the towns (one aggregate, not two)."""
     check_period(query.definition, query.period)
+    breakdown = with_towns if with_towns is not None else query.definition.breakdown_by_town
+    target = settings.grassroots_target if query.definition.has_target else None
+    if from_rollup(query) or breakdown:
+        found, weights = await _counts_by_town(session, query, settings)
+        counts = Counts(
+            sum(c.denominator for c in found.values()),
+            {name: sum(c.parts[name] for c in found.values()) for name in weights},
+            weights,
+        )
+        towns = await _by_town(session, query, found, weights) if breakdown else None
+        return Result(query=query, counts=counts, target=target, towns=towns)
     conditions = await _conditions(session, query, settings)
     columns, weights = _aggregates(query, settings)
     row = (await session.execute(select(*columns).where(*conditions))).one()
-    counts = _counts(row, weights)
-    towns = None
-    if with_towns if with_towns is not None else query.definition.breakdown_by_town:
-        towns = await _by_town(session, query, settings, conditions)
-    target = settings.grassroots_target if query.definition.has_target else None
-    return Result(query=query, counts=counts, target=target, towns=towns)
+    return Result(query=query, counts=_counts(row, weights), target=target, towns=None)
+
+
+async def _counts_by_town(
+    session: AsyncSession, query: Query, settings: Settings
+) -> tuple[dict[str | None, Counts], dict[str, float]]:
+    """The figure's counts per town of the case's place (towns that counted nothing left
+    out): from the grassroots rollup where it answers the query, else from the cases."""
+    if from_rollup(query):
+        assert query.period is not None
+        (part,) = query.definition.numerator(Context(settings=settings, as_of=query.as_of))
+        weights = {part.name: part.weight}
+        rows = await rollup.by_town(session, query.period.start, query.period.end)
+        found = {
+            town: Counts(denominator, {part.name: numerator}, weights)
+            for town, (numerator, denominator) in rows.items()
+        }
+        return found, weights
+    conditions = await _conditions(session, query, settings)
+    columns, weights = _aggregates(query, settings)
+    statement = select(Case.town_unit_id, *columns).where(*conditions)
+    grouped = (await session.execute(statement.group_by(Case.town_unit_id))).all()
+    return {row.town_unit_id: _counts(row, weights) for row in grouped}, weights
+
+
+def from_rollup(query: Query) -> bool:
+    """Whether the figure is read from the grassroots rollup (metrics/rollup.py): the
+    grassroots definition, district-wide. The rollup is kept per day and town only, so a unit
+    filter or a caller's scope (place *or* handling unit in a subtree) is counted from cases."""
+    return (
+        query.definition.id == GRASSROOTS.id
+        and query.kind == CaseKind.PETITION_CASE
+        and query.period is not None
+        and query.unit is None
+        and query.scope is None
+    )
 
 
 async def _by_town(
     session: AsyncSession,
     query: Query,
-    settings: Settings,
-    conditions: list[ColumnElement[bool]],
+    found: dict[str | None, Counts],
+    weights: dict[str, float],
 ) -> list[TownCounts]:
-    columns, weights = _aggregates(query, settings)
-    rows = (
-        await session.execute(
-            select(Case.town_unit_id, *columns).where(*conditions).group_by(Case.town_unit_id)
-        )
-    ).all()
-    found = {row.town_unit_id: _counts(row, weights) for row in rows}
     # Every active town in the filters' subtrees is listed, with 0 of 0 when it had no case.
     towns_statement = select(OrgUnit.code, OrgUnit.name).where(
         OrgUnit.level == UnitLevel.TOWN, OrgUnit.active.is_(True)
