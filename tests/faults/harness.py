@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -243,6 +244,16 @@ class Result:
         }
         path.write_bytes(orjson.dumps(body, option=orjson.OPT_INDENT_2))
         return path
+
+
+async def delivery_statuses(database_url: str) -> dict[str, int]:
+    """The notifier's deliveries by status, read from its database."""
+    db = await asyncpg.connect(database_url.replace("+asyncpg", ""))
+    try:
+        rows = await db.fetch("SELECT status, count(*) AS n FROM deliveries GROUP BY status")
+    finally:
+        await db.close()
+    return {r["status"]: r["n"] for r in rows}
 
 
 async def sink_summary(http: httpx.AsyncClient, sink: Service) -> dict[str, Any]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 
@@ -22,20 +21,11 @@ from gov_common.events.contracts import PETITIONS_CASE_EVENTS
 from gov_common.messaging.kafka import ensure_topics
 
 from .conftest import Stack
-from .harness import Result, case_created, publish, sink_summary, wait_caught_up
+from .harness import Result, case_created, delivery_statuses, publish, sink_summary, wait_caught_up
 
 pytestmark = pytest.mark.faults
 
 EVENTS = 5000
-
-
-async def _delivery_statuses(database_url: str) -> dict[str, int]:
-    db = await asyncpg.connect(database_url.replace("+asyncpg", ""))
-    try:
-        rows = await db.fetch("SELECT status, count(*) AS n FROM deliveries GROUP BY status")
-    finally:
-        await db.close()
-    return {r["status"]: r["n"] for r in rows}
 
 
 async def test_a_notifier_killed_mid_burst_notifies_every_event_exactly_once(stack: Stack) -> None:
@@ -68,15 +58,15 @@ async def test_a_notifier_killed_mid_burst_notifies_every_event_exactly_once(sta
                 await asyncio.sleep(0.05)
         notifier.kill()
         at_kill = await sink_summary(http, sink)
-        statuses_at_kill = await _delivery_statuses(await stack.database("notifier"))
+        statuses_at_kill = await delivery_statuses(await stack.database("notifier"))
 
         await notifier.launch()
         database = await stack.database("notifier")
         async with asyncio.timeout(300):
-            while (await _delivery_statuses(database)).get("succeeded", 0) < EVENTS:
+            while (await delivery_statuses(database)).get("succeeded", 0) < EVENTS:
                 await asyncio.sleep(0.5)
         await wait_caught_up(stack.bootstrap, stack.group("notifier"), [topic])
-        statuses = await _delivery_statuses(database)
+        statuses = await delivery_statuses(database)
         summary = await sink_summary(http, sink)
         received = (await http.get(sink.url + "/received")).json()
 

@@ -17,7 +17,6 @@ import asyncio
 import signal
 from collections import Counter
 
-import asyncpg
 import httpx
 import pytest
 
@@ -25,7 +24,15 @@ from gov_common.events.contracts import PETITIONS_CASE_EVENTS
 from gov_common.events.petitions import CASE_CREATED_V1
 
 from .conftest import Stack
-from .harness import Result, Service, read_topic, sink_received, sink_summary, wait_caught_up
+from .harness import (
+    Result,
+    Service,
+    delivery_statuses,
+    read_topic,
+    sink_received,
+    sink_summary,
+    wait_caught_up,
+)
 from .intake import Balancer, SteadyIntake, wait_for
 
 pytestmark = pytest.mark.faults
@@ -40,15 +47,6 @@ STOPPED_BY_SIGTERM = (0, -signal.SIGTERM)
 
 async def _terminate(replica: Service) -> int | None:
     return await asyncio.to_thread(replica.stop, signal.SIGTERM, 60)
-
-
-async def _delivery_statuses(database_url: str) -> dict[str, int]:
-    db = await asyncpg.connect(database_url.replace("+asyncpg", ""))
-    try:
-        rows = await db.fetch("SELECT status, count(*) AS n FROM deliveries GROUP BY status")
-    finally:
-        await db.close()
-    return {r["status"]: r["n"] for r in rows}
 
 
 async def test_a_rolling_restart_under_load_fails_no_request_and_loses_or_repeats_no_event(
@@ -117,7 +115,7 @@ async def test_a_rolling_restart_under_load_fails_no_request_and_loses_or_repeat
         await wait_caught_up(stack.bootstrap, stack.group("notifier"), [topic])
         summary = await sink_summary(http, sink)
         received = await sink_received(http, sink)
-    statuses = await _delivery_statuses(await stack.database("notifier"))
+    statuses = await delivery_statuses(await stack.database("notifier"))
 
     created = [
         r

@@ -301,15 +301,7 @@ async def test_over_kafka_redelivery_and_replay_from_the_start_give_the_same_val
         await producer.stop()
 
     # Replay from offset 0 in a new consumer group (a new inbox name: nothing is skipped).
-    replay = IdempotentConsumer(
-        name=f"replay-{plan_code}",
-        topics=[PETITIONS_CASE_EVENTS],
-        handlers=case_event_handlers(settings),
-        session_factory=app.state.sessions,
-        inbox_model=InboxMessage,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        topic_prefix=settings.kafka_topic_prefix,
-    )
+    replay = _case_events_consumer(app, settings, f"replay-{plan_code}")
     task = asyncio.create_task(replay.run())
     try:
         async with asyncio.timeout(60):
@@ -320,6 +312,19 @@ async def test_over_kafka_redelivery_and_replay_from_the_start_give_the_same_val
         await asyncio.wait_for(task, 30)
     live = (await client.get(f"/v1/indicators/{indicator_id}")).json()["live"]
     assert (live["numerator"], live["denominator"]) == (3, 4)
+
+
+def _case_events_consumer(app: FastAPI, settings: Settings, group: str) -> IdempotentConsumer:
+    """The service's case-event consumer, as main.py builds it, under consumer group ``group``."""
+    return IdempotentConsumer(
+        name=group,
+        topics=[PETITIONS_CASE_EVENTS],
+        handlers=case_event_handlers(settings),
+        session_factory=app.state.sessions,
+        inbox_model=InboxMessage,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        topic_prefix=settings.kafka_topic_prefix,
+    )
 
 
 async def _wait_committed(
@@ -366,18 +371,7 @@ async def test_rebuild_live_clears_wrong_figures_and_the_replay_restores_them(
             closed(case, t0 + timedelta(hours=2), on=start),
         ]
 
-    def consumer() -> IdempotentConsumer:
-        return IdempotentConsumer(
-            name=settings.consumer_group,
-            topics=[PETITIONS_CASE_EVENTS],
-            handlers=case_event_handlers(settings),
-            session_factory=app.state.sessions,
-            inbox_model=InboxMessage,
-            bootstrap_servers=settings.kafka_bootstrap_servers,
-            topic_prefix=settings.kafka_topic_prefix,
-        )
-
-    first = consumer()
+    first = _case_events_consumer(app, settings, settings.consumer_group)
     task = asyncio.create_task(first.run())
     producer = AIOKafkaProducer(bootstrap_servers=infrastructure.kafka_bootstrap_servers)
     await producer.start()
@@ -412,7 +406,7 @@ async def test_rebuild_live_clears_wrong_figures_and_the_replay_restores_them(
     async with app.state.sessions() as session:
         assert (await session.execute(text("SELECT count(*) FROM case_facts"))).scalar() == 0
 
-    again = consumer()
+    again = _case_events_consumer(app, settings, settings.consumer_group)
     task = asyncio.create_task(again.run())
     try:
         await _wait_for(client, indicator_id, (3, 4))

@@ -3,11 +3,12 @@ same answer again, and create nothing more.
 
 A service declares its table with :class:`IdempotencyKeyMixin` and, in a creating route::
 
+    async def create() -> tuple[PlanRead, str]:
+        plan = await service.create_plan(session, body)
+        return PlanRead.model_validate(plan), f"/v1/plans/{plan.id}"
+
     guard = Idempotency(session, IdempotencyKey, request, principal, key, body, secret)
-    if (replay := await guard.replay()) is not None:
-        return replay
-    ... create ...
-    await guard.remember(201, view, location=f"/v1/plans/{plan.id}")
+    return await guard.created(create, response)
 
 Everything happens in the request's transaction: the claim inserts the key first, so a second
 request with the same key waits on that row until the first commits (then replays its answer)
@@ -20,11 +21,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 import orjson
-from fastapi import Header, Request
+from fastapi import Header, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import DateTime, Integer, String, func
@@ -45,6 +47,7 @@ IdempotencyKeyHeader = Annotated[
     ),
 ]
 REPLAYED_HEADER = "Idempotent-Replayed"
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 class IdempotencyKeyMixin:
@@ -127,6 +130,18 @@ class Idempotency:
         return JSONResponse(
             earlier.response_body, status_code=earlier.response_status or 200, headers=headers
         )
+
+    async def created(
+        self, create: Callable[[], Awaitable[tuple[ModelT, str]]], response: Response
+    ) -> ModelT | Response:
+        """The answer of a creating route: the earlier one again, or what ``create`` makes
+        (its view and its URL), remembered under the key and answered 201 with ``Location``."""
+        if (replay := await self.replay()) is not None:
+            return replay
+        view, location = await create()
+        response.headers["Location"] = location
+        await self.remember(201, view, location=location)
+        return view
 
     async def remember(self, status: int, body: BaseModel, *, location: str | None = None) -> None:
         """Keep the answer, in the same transaction as what the request created."""

@@ -113,3 +113,16 @@ __all__ = [
     "ensure_topics",
     "new_producer",
 ]
+
+
+async def topic_partitions(bootstrap_servers: str, topic: str) -> list[int]:
+    """The partition numbers of ``topic`` from fresh cluster metadata; [] if it does not exist."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    if described["error_code"]:  # e.g. 3, unknown topic
+        return []
+    return sorted(p["partition"] for p in described["partitions"])

@@ -32,7 +32,6 @@ from datetime import datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import OffsetAndMetadata
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -47,7 +46,7 @@ from gov_common.messaging.inbox import (
     DLQ_REASON,
     DLQ_VALUE_TRUNCATED,
 )
-from gov_common.messaging.kafka import new_producer
+from gov_common.messaging.kafka import new_producer, topic_partitions
 
 
 def replay_group(topic: str, consumer: str | None) -> str:
@@ -88,18 +87,6 @@ class ReplayReport:
         return out
 
 
-async def _partitions(bootstrap_servers: str, topic: str) -> list[int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    await admin.start()
-    try:
-        (described,) = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    if described["error_code"]:  # e.g. 3, unknown topic: nothing was ever dead-lettered
-        return []
-    return sorted(p["partition"] for p in described["partitions"])
-
-
 def _headers(record: Any) -> dict[str, bytes]:
     return {k: v for k, v in (record.headers or ())}
 
@@ -129,7 +116,9 @@ async def replay_dead_letters(
     await reader.start()
     await producer.start()
     try:
-        partitions = [TopicPartition(dlq, p) for p in await _partitions(bootstrap_servers, dlq)]
+        partitions = [
+            TopicPartition(dlq, p) for p in await topic_partitions(bootstrap_servers, dlq)
+        ]
         if not partitions:
             raise SystemExit(f"no dead-letter topic {dlq!r} on {bootstrap_servers}")
         reader.assign(partitions)

@@ -59,14 +59,12 @@ async def create_plan(
     principal: PrincipalDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> PlanRead | Response:
+    async def create() -> tuple[PlanRead, str]:
+        plan = await service.create_plan(session, body)
+        return PlanRead.model_validate(plan), f"/v1/plans/{plan.id}"
+
     guard = idempotency(session, request, principal, idempotency_key, body)
-    if (replay := await guard.replay()) is not None:
-        return replay
-    plan = await service.create_plan(session, body)
-    response.headers["Location"] = location = f"/v1/plans/{plan.id}"
-    view = PlanRead.model_validate(plan)
-    await guard.remember(201, view, location=location)
-    return view
+    return await guard.created(create, response)
 
 
 @router.get("/v1/plans", summary="Every plan, newest year first")
@@ -94,15 +92,12 @@ async def copy_plan(
     principal: PrincipalDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> PlanRead | Response:
+    async def create() -> tuple[PlanRead, str]:
+        plan = await service.copy_plan(session, await service.get_plan(session, plan_ref), body)
+        return PlanRead.model_validate(plan), f"/v1/plans/{plan.id}"
+
     guard = idempotency(session, request, principal, idempotency_key, body)
-    if (replay := await guard.replay()) is not None:
-        return replay
-    source = await service.get_plan(session, plan_ref)
-    plan = await service.copy_plan(session, source, body)
-    response.headers["Location"] = location = f"/v1/plans/{plan.id}"
-    view = PlanRead.model_validate(plan)
-    await guard.remember(201, view, location=location)
-    return view
+    return await guard.created(create, response)
 
 
 @router.post(
@@ -120,16 +115,15 @@ async def add_indicator(
     principal: PrincipalDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> IndicatorDetail | Response:
+    async def create() -> tuple[IndicatorDetail, str]:
+        plan = await service.get_plan(session, plan_ref)
+        indicator = await service.add_indicator(session, plan, body)
+        await service.refresh_status(session, indicator, today_in_china(), _settings(request))
+        view = await _detail(session, indicator, _settings(request))
+        return view, f"/v1/indicators/{indicator.id}"
+
     guard = idempotency(session, request, principal, idempotency_key, body)
-    if (replay := await guard.replay()) is not None:
-        return replay
-    plan = await service.get_plan(session, plan_ref)
-    indicator = await service.add_indicator(session, plan, body)
-    await service.refresh_status(session, indicator, today_in_china(), _settings(request))
-    response.headers["Location"] = location = f"/v1/indicators/{indicator.id}"
-    view = await _detail(session, indicator, _settings(request))
-    await guard.remember(201, view, location=location)
-    return view
+    return await guard.created(create, response)
 
 
 StatusQuery = Annotated[IndicatorStatus | None, Query()]

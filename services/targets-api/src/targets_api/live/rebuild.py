@@ -22,6 +22,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gov_common.events.contracts import PETITIONS_CASE_EVENTS
+from gov_common.messaging.kafka import topic_partitions
 from targets_api.db import InboxMessage
 from targets_api.live.models import CaseEventTally, CaseFact
 
@@ -60,18 +61,14 @@ async def check_group_idle(bootstrap_servers: str, group: str) -> None:
 
 
 async def replay_start(bootstrap_servers: str, topic: str) -> ReplayStart:
+    partitions = [
+        TopicPartition(topic, p) for p in await topic_partitions(bootstrap_servers, topic)
+    ]
+    if not partitions:
+        raise RebuildRefusedError(f"topic {topic!r} does not exist on {bootstrap_servers}")
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers)
     await consumer.start()
     try:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-        await admin.start()
-        try:
-            (described,) = await admin.describe_topics([topic])
-        finally:
-            await admin.close()
-        if described["error_code"]:
-            raise RebuildRefusedError(f"topic {topic!r} does not exist on {bootstrap_servers}")
-        partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
         earliest = await consumer.beginning_offsets(partitions)
     finally:
         await consumer.stop()

@@ -34,16 +34,14 @@ async def report_progress(
     response: Response,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> ReportRead | Response:
+    async def create() -> tuple[ReportRead, str]:
+        report = await service.report_progress(
+            session, indicator_id, body, reporter=principal, settings=request.app.state.settings
+        )
+        return ReportRead.model_validate(report), f"/v1/reports/{report.id}"
+
     guard = idempotency(session, request, principal, idempotency_key, body)
-    if (replay := await guard.replay()) is not None:
-        return replay
-    report = await service.report_progress(
-        session, indicator_id, body, reporter=principal, settings=request.app.state.settings
-    )
-    response.headers["Location"] = location = f"/v1/reports/{report.id}"
-    view = ReportRead.model_validate(report)
-    await guard.remember(201, view, location=location)
-    return view
+    return await guard.created(create, response)
 
 
 @router.get("/v1/indicators/{indicator_id}/reports", summary="Every report, newest first")
