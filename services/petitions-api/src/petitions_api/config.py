@@ -37,6 +37,10 @@ class Settings(ServiceSettings):
         default=DATA_DIR / "categories.yintai.yaml", alias="PETITIONS_CATEGORIES_FILE"
     )
     load_reference_data: bool = Field(default=True, alias="PETITIONS_LOAD_REFERENCE_DATA")
+    # Reference data is served from memory; another replica's load is seen after at most this.
+    reference_cache_ttl_s: float = Field(
+        default=30.0, ge=0, alias="PETITIONS_REFERENCE_CACHE_TTL_S"
+    )
     # Org-unit levels whose resolutions count as "grassroots" (基层): town and below by default.
     grassroots_levels: Annotated[list[str], NoDecode] = Field(
         default=["town", "village"], alias="PETITIONS_GRASSROOTS_LEVELS"
