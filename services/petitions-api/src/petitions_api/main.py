@@ -54,7 +54,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_observability(settings)
     reference_cache.ttl_s = settings.reference_cache_ttl_s
-    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+    engine = create_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        ping_after_idle_s=settings.db_ping_after_idle_s,
+    )
     sessions = create_session_factory(engine)
     relay = OutboxRelay(
         model=OutboxMessage,
