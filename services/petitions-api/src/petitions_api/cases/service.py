@@ -6,15 +6,27 @@ events (outbox) in the same transaction, so nothing is half-written.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 import orjson
-from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
@@ -162,6 +174,7 @@ async def register(
         else None
     )
     town = await reference.town_of(session, place) if place is not None else None
+    handling: str | None
     if data.handling_unit_id:
         handling = (
             await reference.get_unit(session, data.handling_unit_id, field="handling_unit_id")
@@ -320,27 +333,36 @@ async def _find_repeat(
     exclude: uuid.UUID | None = None,
 ) -> tuple[uuid.UUID, float] | None:
     # The same petitioner: equal blind indexes of the normalised phone or ID number.
-    identity = [
-        c
-        for c in (
-            Petitioner.phone_index == phone_index if phone_index else None,
-            Petitioner.id_number_index == id_number_index if id_number_index else None,
-        )
-        if c is not None
-    ]
-    if not identity:
+    if not phone_index and not id_number_index:
         return None
-    statement = (
-        select(Case.id, Case.subject, Case.description, Case.category_code)
-        .join(Petitioner, Petitioner.case_id == Case.id)
-        .where(or_(*identity))
-        .where(Case.created_at >= now - timedelta(days=settings.repeat_lookback_days))
-        .order_by(Case.created_at.desc())
-        .limit(50)
-    )
-    if exclude is not None:
-        statement = statement.where(Case.id != exclude)
-    rows = (await session.execute(statement)).all()
+    since = now - timedelta(days=settings.repeat_lookback_days)
+    if exclude is None:
+        prepared = _repeat_candidates(bool(phone_index), bool(id_number_index))
+        params: dict[str, Any] = {"since": since}
+        if phone_index:
+            params["phone_index"] = phone_index
+        if id_number_index:
+            params["id_number_index"] = id_number_index
+        rows = (await session.execute(prepared, params)).all()
+    else:
+        identity = [
+            c
+            for c in (
+                Petitioner.phone_index == phone_index if phone_index else None,
+                Petitioner.id_number_index == id_number_index if id_number_index else None,
+            )
+            if c is not None
+        ]
+        statement = (
+            select(Case.id, Case.subject, Case.description, Case.category_code)
+            .join(Petitioner, Petitioner.case_id == Case.id)
+            .where(or_(*identity))
+            .where(Case.created_at >= since)
+            .where(Case.id != exclude)
+            .order_by(Case.created_at.desc())
+            .limit(50)
+        )
+        rows = (await session.execute(statement)).all()
     candidates = [repeats.Candidate(r.id, r.subject, r.description, r.category_code) for r in rows]
     return repeats.best_match(
         subject=subject,
@@ -348,6 +370,27 @@ async def _find_repeat(
         category_code=category_code,
         candidates=candidates,
         threshold=settings.repeat_similarity,
+    )
+
+
+@functools.cache
+def _repeat_candidates(by_phone: bool, by_id_number: bool) -> Select[Any]:
+    """The same petitioner's cases since ``:since``, newest first: built once per identity
+    combination, Core columns (no ORM entities to load)."""
+    case_table, petitioner_table = cast(Table, Case.__table__), cast(Table, Petitioner.__table__)
+    cases, petitioners = case_table.c, petitioner_table.c
+    identity = []
+    if by_phone:
+        identity.append(petitioners.phone_index == bindparam("phone_index"))
+    if by_id_number:
+        identity.append(petitioners.id_number_index == bindparam("id_number_index"))
+    return (
+        select(cases.id, cases.subject, cases.description, cases.category_code)
+        .join_from(case_table, petitioner_table, petitioners.case_id == cases.id)
+        .where(or_(*identity))
+        .where(cases.created_at >= bindparam("since"))
+        .order_by(cases.created_at.desc())
+        .limit(50)
     )
 
 
@@ -374,6 +417,16 @@ class IdempotencyKeyReused(ProblemError):  # noqa: N818
         )
 
 
+# Built once (SQLAlchemy then reuses its compiled form without re-deriving a cache key);
+# Core, not ORM: nothing here needs the identity map.
+_CLAIM = (
+    insert(cast(Table, IdempotencyKey.__table__))
+    .values(scope=bindparam("scope"), key=bindparam("key"), request_hash=bindparam("request_hash"))
+    .on_conflict_do_nothing(index_elements=["scope", "key"])
+    .returning(case_number_seq.next_value())
+)
+
+
 @dataclass(frozen=True)
 class IdempotencyClaim:
     """An ``Idempotency-Key`` this request holds, and the case number drawn with it."""
@@ -392,12 +445,7 @@ async def claim_idempotency_key(
     requests racing each other still create one case. The claim also draws the new case's
     number from ``case_number_seq`` (one round trip for both; a replay draws none).
     """
-    claimed = await session.scalar(
-        insert(IdempotencyKey)
-        .values(scope=scope, key=key, request_hash=digest)
-        .on_conflict_do_nothing(index_elements=["scope", "key"])
-        .returning(case_number_seq.next_value())
-    )
+    claimed = await session.scalar(_CLAIM, {"scope": scope, "key": key, "request_hash": digest})
     if claimed is not None:
         return IdempotencyClaim(scope=scope, key=key, case_sequence=claimed)
     earlier = await session.get(IdempotencyKey, (scope, key))
