@@ -16,6 +16,7 @@ from gov_common.events import new_event
 from gov_common.health import Readiness
 from gov_common.messaging.outbox import add_to_outbox
 from gov_common.metrics import set_service_name
+from gov_common.tracing import current_traceparent
 
 from .conftest import CommonDb, OutboxRow
 from .test_envelope import _case_created
@@ -48,6 +49,29 @@ async def test_requests_are_counted_by_route_template_not_raw_path() -> None:
     assert count("422") == before_bad + 1
     assert "/v1/things/1" not in exposition
     assert 'http_request_duration_seconds_bucket{le="0.005",method="GET"' in exposition
+
+
+async def test_a_request_continues_the_caller_s_trace() -> None:
+    # Whether or not this process records spans (another test may have installed a
+    # provider), what the request writes carries the caller's trace id.
+    router = APIRouter()
+
+    @router.get("/v1/trace")
+    async def read() -> dict[str, str | None]:
+        return {"traceparent": current_traceparent()}
+
+    app = create_service_app(
+        title="t", description="", version="0", routers=[router], readiness=Readiness()
+    )
+    caller = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as client:
+        traced = (await client.get("/v1/trace", headers={"traceparent": caller})).json()
+        untraced = (await client.get("/v1/trace")).json()
+    assert traced["traceparent"].split("-")[1] == "0af7651916cd43dd8448eb211c80319c"
+    if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        assert traced["traceparent"] == caller and untraced["traceparent"] is None
+    else:
+        assert untraced["traceparent"] is not None  # a new trace of its own
 
 
 @pytest.mark.integration

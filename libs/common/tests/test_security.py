@@ -73,6 +73,41 @@ def test_rotation_old_and_new_keys_verify_while_both_are_published(
         _verifier(new).principal(_issuer(old).issue("a", [Role.ADMIN]))
 
 
+def test_a_verified_token_is_remembered_briefly_and_never_past_its_expiry(
+    keys: tuple[SigningKey, SigningKey],
+) -> None:
+    jwks = TokenIssuer(issuer=ISSUER, audience=AUDIENCE, keys=[keys[0]]).jwks()
+    now = [float(int(time.time()))]
+    verified: list[str] = []
+
+    class Counting(JwtVerifier):
+        def verify(self, token: str) -> dict[str, object]:
+            verified.append(token)
+            return super().verify(token)
+
+    verifier = Counting(
+        TokenSettings(issuer=ISSUER, audience=AUDIENCE, jwks=jwks, leeway_s=0),
+        remember_s=30,
+        clock=lambda: now[0],
+    )
+    short = _issuer(keys[0]).issue("u-1", [Role.OPERATOR], now=int(now[0]), ttl_s=60)
+    assert verifier.principal(short).subject == "u-1"
+    assert verifier.principal(short).subject == "u-1"
+    assert len(verified) == 1  # the second request did not check the signature again
+    now[0] += 31  # past what is remembered: verified again
+    assert verifier.principal(short).subject == "u-1" and len(verified) == 2
+    # Remembered from +31 s until its exp (+60 s), not for 30 s more: at +61 s it is checked
+    # again (and refused once the real clock passes its exp).
+    now[0] += 29
+    verifier.principal(short)
+    assert len(verified) == 2
+    now[0] += 1
+    verifier.principal(short)
+    assert len(verified) == 3
+    other = _issuer(keys[0]).issue("u-2", [Role.OPERATOR])
+    assert verifier.principal(other).subject == "u-2"  # another token is its own entry
+
+
 @pytest.mark.parametrize(
     ("make", "reason"),
     [

@@ -164,3 +164,21 @@ async def test_operators_confirm_unlink_and_link_repeats(client: httpx.AsyncClie
         "repeat_unlinked",
         "repeat_linked",
     ]
+
+
+@pytest.mark.parametrize("kind", ["hotline", "petition"])
+async def test_the_answer_to_a_registration_is_the_case_as_stored(
+    client: httpx.AsyncClient, kind: str
+) -> None:
+    # The answer is built from the request's own values (not read back): it must say exactly
+    # what a later read of the case says, its first clock and its creation instant included.
+    body = hotline(urgent=True) if kind == "hotline" else petition()
+    created = await client.post("/v1/cases", json=body, headers={"Idempotency-Key": kind})
+    assert created.status_code == 201, created.text
+    stored = await client.get(f"/v1/cases/{created.json()['id']}")
+    assert stored.json() == created.json()
+    assert created.headers["etag"] == stored.headers["etag"] == '"1"'
+    assert created.headers["location"] == f"/v1/cases/{created.json()['id']}"
+    assert len(created.json()["deadlines"]) == 1
+    timeline = (await client.get(f"/v1/cases/{created.json()['id']}/timeline")).json()
+    assert [entry["action"] for entry in timeline] == ["register"]

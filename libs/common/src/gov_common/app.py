@@ -149,7 +149,7 @@ def create_service_app(
     app.add_middleware(RequestContextMiddleware)
     if settings is not None:
         add_hardening(app, settings)
-    instrument_app(app)  # a no-op until configure_tracing installed a provider
+    instrument_app(app)  # after configure_tracing: spans only if it installed a provider
     app.include_router(health_router(readiness))
     for router in routers:
         app.include_router(router)

@@ -37,6 +37,12 @@ class Settings(ServiceSettings):
         default=DATA_DIR / "categories.yintai.yaml", alias="PETITIONS_CATEGORIES_FILE"
     )
     load_reference_data: bool = Field(default=True, alias="PETITIONS_LOAD_REFERENCE_DATA")
+    # A pooled connection idle this long is pinged before use (gov_common.db.create_engine).
+    db_ping_after_idle_s: float = Field(default=1.0, ge=0, alias="PETITIONS_DB_PING_AFTER_IDLE_S")
+    # Reference data is served from memory; another replica's load is seen after at most this.
+    reference_cache_ttl_s: float = Field(
+        default=30.0, ge=0, alias="PETITIONS_REFERENCE_CACHE_TTL_S"
+    )
     # Org-unit levels whose resolutions count as "grassroots" (基层): town and below by default.
     grassroots_levels: Annotated[list[str], NoDecode] = Field(
         default=["town", "village"], alias="PETITIONS_GRASSROOTS_LEVELS"

@@ -37,6 +37,7 @@ from petitions_api.db import ApiKey, OutboxMessage, PersonalDataAccess
 from petitions_api.deadlines.sweeper import DeadlineSweeper
 from petitions_api.metrics.routes import router as metrics_router
 from petitions_api.open311.routes import router as open311_router
+from petitions_api.reference.cache import cache as reference_cache
 from petitions_api.reference.routes import router as reference_router
 from petitions_api.reference.service import load_reference_data
 from petitions_api.security import POLICY
@@ -52,7 +53,12 @@ first-time grassroots resolution figure. Errors are RFC 9457 `application/proble
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_observability(settings)
-    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+    reference_cache.ttl_s = settings.reference_cache_ttl_s
+    engine = create_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        ping_after_idle_s=settings.db_ping_after_idle_s,
+    )
     sessions = create_session_factory(engine)
     relay = OutboxRelay(
         model=OutboxMessage,

@@ -73,6 +73,23 @@ class OutboxMixin:
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
+def outbox_values(*, topic: str, key: str | None, event: CloudEvent) -> dict[str, Any]:
+    """The columns of ``event``'s outbox row, for callers that write it in a statement of
+    their own (e.g. together with the rows of the change it reports)."""
+    if event.traceparent is None and (traceparent := current_traceparent()):
+        # The consumer's span will continue the trace of the request that caused the event.
+        event = event.model_copy(update={"traceparent": traceparent})
+    record = to_kafka(event, key=key)
+    return {
+        "event_id": event.id,
+        "event_type": event.type,
+        "topic": topic,
+        "message_key": key,
+        "headers": [[name, value.decode()] for name, value in record.headers],
+        "payload": record.value,
+    }
+
+
 async def add_to_outbox(
     session: AsyncSession,
     model: type[OutboxMixin],
@@ -82,20 +99,7 @@ async def add_to_outbox(
     event: CloudEvent,
 ) -> None:
     """Record an event in the caller's transaction; it is published only if that commits."""
-    if event.traceparent is None and (traceparent := current_traceparent()):
-        # The consumer's span will continue the trace of the request that caused the event.
-        event = event.model_copy(update={"traceparent": traceparent})
-    record = to_kafka(event, key=key)
-    await session.execute(
-        insert(model).values(
-            event_id=event.id,
-            event_type=event.type,
-            topic=topic,
-            message_key=key,
-            headers=[[name, value.decode()] for name, value in record.headers],
-            payload=record.value,
-        )
-    )
+    await session.execute(insert(model).values(**outbox_values(topic=topic, key=key, event=event)))
     # Delivered by PostgreSQL only when the transaction commits: wakes the relay at once.
     await session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
 

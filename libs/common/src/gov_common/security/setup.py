@@ -65,7 +65,8 @@ def add_hardening(app: FastAPI, settings: ServiceSettings) -> None:
     app.add_middleware(SecurityHeadersMiddleware)
 
 
-def _current_principal(request: Request) -> Principal:
+async def _current_principal(request: Request) -> Principal:
+    # async although it awaits nothing: FastAPI runs a plain ``def`` dependency in a thread.
     principal = getattr(request.state, "principal", None)
     if principal is None:
         raise UnauthenticatedError("sign in: send a bearer token or an API key")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,10 +39,29 @@ class TokenSettings:
 
 
 class JwtVerifier:
-    def __init__(self, settings: TokenSettings) -> None:
+    """Verifies bearer tokens. A client sends the same token with every request until it
+    expires, so :meth:`principal` remembers a verified token (by its exact text, signature
+    included) for at most ``remember_s`` seconds and never past its ``exp`` (plus leeway):
+    the signature check is the costliest step of a request. What the remembering delays is
+    only a key's removal from a JWKS URL, by at most ``remember_s`` beyond the JWKS cache's
+    own 300 s."""
+
+    def __init__(
+        self,
+        settings: TokenSettings,
+        *,
+        remember_s: float = 30.0,
+        remember_max: int = 1024,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         if (settings.jwks is None) == (settings.jwks_url is None):
             raise ValueError("configure exactly one of a JWKS document or a JWKS URL")
         self._settings = settings
+        self._remember_s = remember_s
+        self._remember_max = remember_max
+        self._clock = clock
+        # token → (principal, until): verified tokens, oldest first.
+        self._verified: dict[str, tuple[Principal, float]] = {}
         self._keys: dict[str, PyJWK] = {}
         self._client: PyJWKClient | None = None
         if settings.jwks is not None:
@@ -95,7 +114,23 @@ class JwtVerifier:
         return claims
 
     def principal(self, token: str) -> Principal:
+        now = self._clock()
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            if now <= remembered[1]:
+                return remembered[0]
+            self._verified.pop(token, None)
         claims = self.verify(token)
+        principal = self._principal(claims)
+        if self._remember_s > 0:
+            until = min(now + self._remember_s, float(claims["exp"]) + self._settings.leeway_s)
+            if len(self._verified) >= self._remember_max:
+                del self._verified[next(iter(self._verified))]
+            self._verified[token] = (principal, until)
+        return principal
+
+    @staticmethod
+    def _principal(claims: dict[str, Any]) -> Principal:
         try:
             roles = frozenset(Role(r) for r in claims.get("roles", []))
         except ValueError as exc:

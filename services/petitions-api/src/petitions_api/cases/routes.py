@@ -17,7 +17,7 @@ from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query, Request, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from gov_common.app import SessionDep
@@ -77,7 +77,7 @@ async def create_case(
             description="same key and body from the same caller → the same answer, one case",
         ),
     ] = None,
-) -> JSONResponse:
+) -> Response:
     settings = request.app.state.settings
     if body.kind is CaseKind.PETITION_CASE and not registers_petitions(principal):
         raise ForbiddenError(
@@ -86,35 +86,43 @@ async def create_case(
         )
     # Keys are the caller's own: another client's key neither replays nor blocks this one.
     scope = service.idempotency_scope(principal.subject)
+    claim = None
     if idempotency_key is not None:
-        earlier = await service.claim_idempotency_key(
+        claimed = await service.claim_idempotency_key(
             session, scope=scope, key=idempotency_key, digest=service.request_hash(body)
         )
-        if earlier is not None and earlier.response_body is not None:
-            replay = earlier.response_body
+        if isinstance(claimed, service.IdempotencyClaim):
+            claim = claimed
+        elif claimed.response_body is None:
+            # Claimed earlier without an answer: this request answers and remembers it.
+            claim = service.IdempotencyClaim(scope=scope, key=idempotency_key, case_sequence=None)
+        else:
+            replay = claimed.response_body
             return JSONResponse(
                 replay,
-                status_code=earlier.response_status or 201,
+                status_code=claimed.response_status or 201,
                 headers={
                     "Location": f"/v1/cases/{replay['id']}",
                     "ETag": f'"{replay["version"]}"',
                     "Idempotent-Replayed": "true",
                 },
             )
-    case = await service.register_case(
-        session, body, settings=settings, actor=principal.subject, source_client=principal.subject
+    registration = await service.register(
+        session,
+        body,
+        settings=settings,
+        actor=principal.subject,
+        source_client=principal.subject,
+        claim=claim,
     )
-    view = await service.case_view(session, case)
-    if idempotency_key is not None:
-        await service.remember_response(
-            session,
-            scope=scope,
-            key=idempotency_key,
-            case=case,
-            status=201,
-            body=view.model_dump(mode="json"),
-        )
-    return _case_response(view, status_code=201, Location=f"/v1/cases/{case.id}")
+    case = registration.case
+    # The answer was serialised once: these bytes are also the remembered answer.
+    return Response(
+        registration.body,
+        status_code=201,
+        media_type="application/json",
+        headers={"ETag": f'"{case.version}"', "Location": f"/v1/cases/{case.id}"},
+    )
 
 
 @router.get("", summary="List, filter and search cases in the caller's scope (newest first)")

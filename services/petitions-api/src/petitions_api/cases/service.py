@@ -6,15 +6,30 @@ events (outbox) in the same transaction, so nothing is half-written.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from enum import StrEnum
+from typing import Any, cast
 
 import orjson
-from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 
 from gov_common.clock import today_in_china
 from gov_common.events import petitions as contracts
@@ -24,11 +39,13 @@ from gov_common.events.petitions import (
     Rating,
     ResolutionLevel,
 )
+from gov_common.events.registry import PETITIONS_CASE_EVENTS
+from gov_common.messaging.outbox import outbox_values
 from gov_common.pagination import decode_cursor, encode_cursor
 from gov_common.problems import NotFoundError, ProblemError
 from gov_common.security.audit import record_personal_data_access
 from gov_common.security.principal import Principal
-from petitions_api.cases import events, repeats
+from petitions_api.cases import events, intake, repeats
 from petitions_api.cases.lifecycle import (
     Action,
     ActionNotAllowed,
@@ -72,6 +89,7 @@ from petitions_api.deadlines import service as deadlines
 from petitions_api.deadlines.calendar import (
     add_working_days,
     china_date,
+    end_of_day,
     hotline_due,
     statutory_due_on,
 )
@@ -102,6 +120,15 @@ def _now() -> datetime:
 # ----------------------------------------------------------------------------- intake
 
 
+@dataclass(frozen=True)
+class Registration:
+    """A registered case and the answer to the request that registered it."""
+
+    case: Case
+    view: CaseRead
+    body: bytes  # ``view`` as JSON: serialised once, sent and (with a key) remembered
+
+
 async def register_case(
     session: AsyncSession,
     data: CaseCreate,
@@ -112,6 +139,29 @@ async def register_case(
     external_ref: str | None = None,
 ) -> Case:
     """Register (登记) a case: routing, repeat detection, its first clock, its event."""
+    registration = await register(
+        session,
+        data,
+        settings=settings,
+        actor=actor,
+        source_client=source_client,
+        external_ref=external_ref,
+    )
+    return registration.case
+
+
+async def register(
+    session: AsyncSession,
+    data: CaseCreate,
+    *,
+    settings: Settings,
+    actor: str | None = None,
+    source_client: str | None = None,
+    external_ref: str | None = None,
+    claim: IdempotencyClaim | None = None,
+) -> Registration:
+    """:func:`register_case`, answering too: with the ``claim`` of an ``Idempotency-Key``
+    the answer is remembered for replays, in the same statement as the case's rows."""
     now = _now()
     received_on = data.received_on or today_in_china()
     category = (
@@ -125,6 +175,7 @@ async def register_case(
         else None
     )
     town = await reference.town_of(session, place) if place is not None else None
+    handling: str | None
     if data.handling_unit_id:
         handling = (
             await reference.get_unit(session, data.handling_unit_id, field="handling_unit_id")
@@ -145,83 +196,128 @@ async def register_case(
         now=now,
     )
 
-    sequence = await session.scalar(case_number_seq.next_value())
+    sequence = claim.case_sequence if claim is not None else None
+    if sequence is None:
+        sequence = await session.scalar(case_number_seq.next_value())
     assert sequence is not None
-    case = Case(
-        id=uuid.uuid4(),
-        case_number=format_case_number(data.kind.value, received_on, sequence),
-        kind=data.kind,
-        channel=data.channel,
-        subject=data.subject,
-        description=data.description,
-        received_on=received_on,
-        status=CaseStatus.REGISTERED,
-        version=1,
-        category_code=category.code if category else None,
-        place_unit_id=place.code if place else None,
-        place_address=data.place.address if data.place else None,
-        latitude=data.place.latitude if data.place else None,
-        longitude=data.place.longitude if data.place else None,
-        town_unit_id=town.code if town else None,
-        handling_unit_id=handling,
-        urgent=data.urgent,
-        group_size=data.group_size,
-        attachments=[a.model_dump(mode="json") for a in data.attachments],
-        source_client=source_client,
-        external_ref=external_ref,
-        first_time=match is None,
-        repeat_of=match[0] if match else None,
-        repeat_score=round(match[1], 1) if match else None,
-        repeat_confirmed=False,
-        review_stage=ReviewStage.ORIGINAL,
-        review_requested=False,
-        final=False,
-        extended=False,
-    )
-    session.add(case)
-    await session.flush()
+    # Every column is set here (created_at too: the request's instant, not a refresh).
+    values: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "case_number": format_case_number(data.kind.value, received_on, sequence),
+        "kind": data.kind,
+        "channel": data.channel,
+        "subject": data.subject,
+        "description": data.description,
+        "received_on": received_on,
+        "status": CaseStatus.REGISTERED,
+        "version": 1,
+        "category_code": category.code if category else None,
+        "place_unit_id": place.code if place else None,
+        "place_address": data.place.address if data.place else None,
+        "latitude": data.place.latitude if data.place else None,
+        "longitude": data.place.longitude if data.place else None,
+        "town_unit_id": town.code if town else None,
+        "handling_unit_id": handling,
+        "urgent": data.urgent,
+        "group_size": data.group_size,
+        "attachments": [a.model_dump(mode="json") for a in data.attachments],
+        "source_client": source_client,
+        "external_ref": external_ref,
+        "first_time": match is None,
+        "repeat_of": match[0] if match else None,
+        "repeat_score": round(match[1], 1) if match else None,
+        "repeat_confirmed": False,
+        "review_stage": ReviewStage.ORIGINAL,
+        "review_requested": False,
+        "final": False,
+        "extended": False,
+        "created_at": now,
+        "updated_at": now,
+    }
+    case = Case(**{column: None for column in _CASE_COLUMNS}, **values)
+    clock = await _first_clock(session, case, category, now=now)
+    sealed = None
     if petitioner is not None:
         personal = PersonalData(
             petitioner.name, petitioner.phone, petitioner.id_number, petitioner.address
         )
-        session.add(Petitioner(case_id=case.id, **vars(protector.seal(case.id, personal))))
-    await _start_first_clock(session, case, category, now=now)
-    _record(
+        sealed = vars(protector.seal(case.id, personal))
+    details = {
+        "repeat_of": str(case.repeat_of) if case.repeat_of else None,
+        "repeat_score": case.repeat_score,
+    }
+    view = CaseRead.model_validate(case).model_copy(
+        update={
+            "allowed_actions": allowed_actions(case.status),
+            "deadlines": [
+                DeadlineRead(
+                    kind=DeadlineKind(clock.kind),
+                    started_at=clock.started_at,
+                    due_on=clock.due_on,
+                    due_at=clock.due_at,
+                    met_at=None,
+                    cancelled_at=None,
+                )
+            ],
+        }
+    )
+    body = view.model_dump_json().encode()
+    event = events.case_created(case, source=settings.event_source)
+    await intake.write_new_case(
         session,
-        case,
-        action="register",
-        from_status=None,
-        actor=actor,
-        at=now,
-        details={
-            "repeat_of": str(case.repeat_of) if case.repeat_of else None,
-            "repeat_score": case.repeat_score,
+        case={c: _column_value(values[c]) for c in intake.CASE_COLUMNS},
+        petitioner=sealed,
+        clock=clock,
+        entry={
+            "action": "register",
+            "to_status": case.status.value,
+            "actor": actor,
+            "details": {k: v for k, v in details.items() if v is not None},
+            "occurred_at": now,
         },
+        outbox=outbox_values(
+            topic=settings.topic(PETITIONS_CASE_EVENTS), key=str(case.id), event=event
+        ),
+        remember=(
+            intake.Remembered(scope=claim.scope, key=claim.key, status=201, body=body)
+            if claim is not None
+            else None
+        ),
     )
-    await session.flush()
-    await session.refresh(case)  # created_at comes from the database clock
-    await events.publish(
-        session, settings, case, events.case_created(case, source=settings.event_source)
-    )
-    return case
+    # The rows exist now: the session holds the case as if it had loaded it.
+    make_transient_to_detached(case)
+    session.add(case)
+    return Registration(case=case, view=view, body=body)
 
 
-async def _start_first_clock(
+_CASE_COLUMNS = frozenset(Case.__mapper__.columns.keys()) - frozenset(intake.CASE_COLUMNS)
+
+
+def _column_value(value: Any) -> Any:
+    # Enum columns hold the members' values (gov_common.db.str_enum).
+    return value.value if isinstance(value, StrEnum) else value
+
+
+async def _first_clock(
     session: AsyncSession, case: Case, category: Any, *, now: datetime
-) -> None:
+) -> intake.FirstClock:
+    """The clock a new case starts with (it has no earlier clock to supersede). Instants in
+    UTC, as the database gives them back."""
     if case.kind is CaseKind.PETITION_CASE:
-        await deadlines.open_deadline(
-            session,
-            case.id,
-            DeadlineKind.ACCEPTANCE,
+        due_on = statutory_due_on(case.received_on, ACCEPTANCE_DAYS)
+        return intake.FirstClock(
+            kind=DeadlineKind.ACCEPTANCE.value,
             started_at=now,
-            due_on=statutory_due_on(case.received_on, ACCEPTANCE_DAYS),
+            due_on=due_on,
+            due_at=end_of_day(due_on).astimezone(UTC),
         )
-        return
     tier = await reference.tier_for(session, category, case.urgent)
-    due_at, due_on = hotline_due(now, hours=tier.hours, working_days=tier.working_days)
-    await deadlines.open_deadline(
-        session, case.id, DeadlineKind.HOTLINE, started_at=now, due_on=due_on, due_at=due_at
+    due_at, hotline_due_on = hotline_due(now, hours=tier.hours, working_days=tier.working_days)
+    return intake.FirstClock(
+        kind=DeadlineKind.HOTLINE.value,
+        started_at=now,
+        due_on=hotline_due_on,
+        due_at=due_at.astimezone(UTC),
     )
 
 
@@ -238,27 +334,36 @@ async def _find_repeat(
     exclude: uuid.UUID | None = None,
 ) -> tuple[uuid.UUID, float] | None:
     # The same petitioner: equal blind indexes of the normalised phone or ID number.
-    identity = [
-        c
-        for c in (
-            Petitioner.phone_index == phone_index if phone_index else None,
-            Petitioner.id_number_index == id_number_index if id_number_index else None,
-        )
-        if c is not None
-    ]
-    if not identity:
+    if not phone_index and not id_number_index:
         return None
-    statement = (
-        select(Case.id, Case.subject, Case.description, Case.category_code)
-        .join(Petitioner, Petitioner.case_id == Case.id)
-        .where(or_(*identity))
-        .where(Case.created_at >= now - timedelta(days=settings.repeat_lookback_days))
-        .order_by(Case.created_at.desc())
-        .limit(50)
-    )
-    if exclude is not None:
-        statement = statement.where(Case.id != exclude)
-    rows = (await session.execute(statement)).all()
+    since = now - timedelta(days=settings.repeat_lookback_days)
+    if exclude is None:
+        prepared = _repeat_candidates(bool(phone_index), bool(id_number_index))
+        params: dict[str, Any] = {"since": since}
+        if phone_index:
+            params["phone_index"] = phone_index
+        if id_number_index:
+            params["id_number_index"] = id_number_index
+        rows = (await session.execute(prepared, params)).all()
+    else:
+        identity = [
+            c
+            for c in (
+                Petitioner.phone_index == phone_index if phone_index else None,
+                Petitioner.id_number_index == id_number_index if id_number_index else None,
+            )
+            if c is not None
+        ]
+        statement = (
+            select(Case.id, Case.subject, Case.description, Case.category_code)
+            .join(Petitioner, Petitioner.case_id == Case.id)
+            .where(or_(*identity))
+            .where(Case.created_at >= since)
+            .where(Case.id != exclude)
+            .order_by(Case.created_at.desc())
+            .limit(50)
+        )
+        rows = (await session.execute(statement)).all()
     candidates = [repeats.Candidate(r.id, r.subject, r.description, r.category_code) for r in rows]
     return repeats.best_match(
         subject=subject,
@@ -266,6 +371,27 @@ async def _find_repeat(
         category_code=category_code,
         candidates=candidates,
         threshold=settings.repeat_similarity,
+    )
+
+
+@functools.cache
+def _repeat_candidates(by_phone: bool, by_id_number: bool) -> Select[Any]:
+    """The same petitioner's cases since ``:since``, newest first: built once per identity
+    combination, Core columns (no ORM entities to load)."""
+    case_table, petitioner_table = cast(Table, Case.__table__), cast(Table, Petitioner.__table__)
+    cases, petitioners = case_table.c, petitioner_table.c
+    identity = []
+    if by_phone:
+        identity.append(petitioners.phone_index == bindparam("phone_index"))
+    if by_id_number:
+        identity.append(petitioners.id_number_index == bindparam("id_number_index"))
+    return (
+        select(cases.id, cases.subject, cases.description, cases.category_code)
+        .join_from(case_table, petitioner_table, petitioners.case_id == cases.id)
+        .where(or_(*identity))
+        .where(cases.created_at >= bindparam("since"))
+        .order_by(cases.created_at.desc())
+        .limit(50)
     )
 
 
@@ -292,37 +418,42 @@ class IdempotencyKeyReused(ProblemError):  # noqa: N818
         )
 
 
+# Built once (SQLAlchemy then reuses its compiled form without re-deriving a cache key);
+# Core, not ORM: nothing here needs the identity map.
+_CLAIM = (
+    insert(cast(Table, IdempotencyKey.__table__))
+    .values(scope=bindparam("scope"), key=bindparam("key"), request_hash=bindparam("request_hash"))
+    .on_conflict_do_nothing(index_elements=["scope", "key"])
+    .returning(case_number_seq.next_value())
+)
+
+
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    """An ``Idempotency-Key`` this request holds, and the case number drawn with it."""
+
+    scope: str
+    key: str
+    case_sequence: int | None
+
+
 async def claim_idempotency_key(
     session: AsyncSession, *, scope: str, key: str, digest: str
-) -> IdempotencyKey | None:
+) -> IdempotencyClaim | IdempotencyKey:
     """Claim ``key`` for this request, or return the earlier request's record.
 
     The insert waits on a concurrent transaction holding the same key, so two identical
-    requests racing each other still create one case.
+    requests racing each other still create one case. The claim also draws the new case's
+    number from ``case_number_seq`` (one round trip for both; a replay draws none).
     """
-    claimed = await session.scalar(
-        insert(IdempotencyKey)
-        .values(scope=scope, key=key, request_hash=digest)
-        .on_conflict_do_nothing(index_elements=["scope", "key"])
-        .returning(IdempotencyKey.key)
-    )
+    claimed = await session.scalar(_CLAIM, {"scope": scope, "key": key, "request_hash": digest})
     if claimed is not None:
-        return None
+        return IdempotencyClaim(scope=scope, key=key, case_sequence=claimed)
     earlier = await session.get(IdempotencyKey, (scope, key))
     assert earlier is not None
     if earlier.request_hash != digest:
         raise IdempotencyKeyReused(key)
     return earlier
-
-
-async def remember_response(
-    session: AsyncSession, *, scope: str, key: str, case: Case, status: int, body: dict[str, Any]
-) -> None:
-    record = await session.get(IdempotencyKey, (scope, key))
-    assert record is not None
-    record.case_id = case.id
-    record.response_status = status
-    record.response_body = body
 
 
 # ------------------------------------------------------------------------------ reading

@@ -6,6 +6,7 @@ make-up working days (调休) on weekends. Pure functions, no I/O.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date, datetime, time, timedelta
 
@@ -18,7 +19,10 @@ log = structlog.get_logger(__name__)
 _warned_years: set[int] = set()
 
 
+@functools.lru_cache(maxsize=4096)
 def is_working_day(day: date) -> bool:
+    # Cached: the installed calendar never changes in a running process, and every intake
+    # and sweep walks the same few weeks of days.
     try:
         return bool(chinese_calendar.is_workday(day))
     except NotImplementedError:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gov_common.problems import ProblemError
 from petitions_api.config import Settings
+from petitions_api.reference.cache import cache, database_key
 from petitions_api.reference.files import (
     TOWN_TOKEN,
     CategoriesFile,
@@ -56,6 +57,8 @@ async def load_reference_data(session: AsyncSession, settings: Settings) -> Load
             )
         )
     await session.flush()
+    # This process routes by the new rows from its next request on (other replicas: TTL).
+    cache.invalidate(database_key(session.bind))
     return LoadReport(
         units_file.version,
         len(units_file.units),
@@ -143,14 +146,14 @@ class UnknownReferenceError(ProblemError):
 
 
 async def get_unit(session: AsyncSession, code: str, *, field: str = "unit") -> OrgUnit:
-    unit = await session.get(OrgUnit, code)
+    unit = (await cache.snapshot(session)).units.get(code)
     if unit is None or not unit.active:
         raise UnknownReferenceError("org unit", code, field)
     return unit
 
 
 async def get_category(session: AsyncSession, code: str, *, field: str = "category") -> Category:
-    category = await session.get(Category, code)
+    category = (await cache.snapshot(session)).categories.get(code)
     if category is None or not category.active:
         raise UnknownReferenceError("category", code, field)
     return category
@@ -158,15 +161,12 @@ async def get_category(session: AsyncSession, code: str, *, field: str = "catego
 
 async def town_of(session: AsyncSession, unit: OrgUnit) -> OrgUnit | None:
     """The town/sub-district (镇办) a unit lies in, or the unit itself if it is one."""
-    codes = [c for c in unit.path.strip("/").split("/") if c]
-    if not codes:
-        return None
-    rows = (
-        await session.scalars(
-            select(OrgUnit).where(OrgUnit.code.in_(codes), OrgUnit.level == UnitLevel.TOWN)
-        )
-    ).all()
-    return rows[0] if rows else None
+    units = (await cache.snapshot(session)).units
+    for code in unit.path.strip("/").split("/"):
+        found = units.get(code) if code else None
+        if found is not None and found.level == UnitLevel.TOWN:
+            return found
+    return None
 
 
 async def route(session: AsyncSession, category: Category, place: OrgUnit | None) -> str | None:
@@ -191,26 +191,22 @@ async def _resolve_token(session: AsyncSession, target: str, place: OrgUnit | No
 
 
 async def tier_for(session: AsyncSession, category: Category | None, urgent: bool) -> HotlineTier:
-    if urgent or category is None:
-        tier = await session.scalar(select(HotlineTier).where(HotlineTier.urgent.is_(True)))
-        if urgent and tier is not None:
-            return tier
+    snapshot = await cache.snapshot(session)
+    if urgent and snapshot.urgent_tier is not None:
+        return snapshot.urgent_tier
     if category is not None:
-        found = await session.get(HotlineTier, category.tier_code)
+        found = snapshot.tiers.get(category.tier_code)
         if found is not None:
             return found
-    fallback = await session.scalar(
-        select(HotlineTier).where(HotlineTier.urgent.is_(False)).order_by(HotlineTier.code)
-    )
-    if fallback is None:
+    if snapshot.fallback_tier is None:
         raise ProblemError(
             409, "no hotline time-limit tiers are loaded; load the categories data file"
         )
-    return fallback
+    return snapshot.fallback_tier
 
 
 async def subtree_path(session: AsyncSession, code: str, *, field: str = "unit") -> str:
-    unit = await session.get(OrgUnit, code)
+    unit = (await cache.snapshot(session)).units.get(code)
     if unit is None:
         raise UnknownReferenceError("org unit", code, field)
     return unit.path
