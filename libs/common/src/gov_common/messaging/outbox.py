@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -82,20 +83,35 @@ async def add_to_outbox(
     event: CloudEvent,
 ) -> None:
     """Record an event in the caller's transaction; it is published only if that commits."""
-    if event.traceparent is None and (traceparent := current_traceparent()):
-        # The consumer's span will continue the trace of the request that caused the event.
-        event = event.model_copy(update={"traceparent": traceparent})
-    record = to_kafka(event, key=key)
-    await session.execute(
-        insert(model).values(
-            event_id=event.id,
-            event_type=event.type,
-            topic=topic,
-            message_key=key,
-            headers=[[name, value.decode()] for name, value in record.headers],
-            payload=record.value,
+    await add_many_to_outbox(session, model, [(topic, key, event)])
+
+
+async def add_many_to_outbox(
+    session: AsyncSession,
+    model: type[OutboxMixin],
+    events: Sequence[tuple[str, str | None, CloudEvent]],
+) -> None:
+    """Record several ``(topic, key, event)`` in the caller's transaction with one INSERT."""
+    if not events:
+        return
+    traceparent = current_traceparent()
+    rows = []
+    for topic, key, event in events:
+        if event.traceparent is None and traceparent:
+            # The consumer's span will continue the trace of the request that caused the event.
+            event = event.model_copy(update={"traceparent": traceparent})
+        record = to_kafka(event, key=key)
+        rows.append(
+            {
+                "event_id": event.id,
+                "event_type": event.type,
+                "topic": topic,
+                "message_key": key,
+                "headers": [[name, value.decode()] for name, value in record.headers],
+                "payload": record.value,
+            }
         )
-    )
+    await session.execute(insert(model).values(rows))
     # Delivered by PostgreSQL only when the transaction commits: wakes the relay at once.
     await session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
 
@@ -202,18 +218,15 @@ class OutboxRelay:
         """Publish the oldest unsent rows; returns how many were published."""
         model = self._model
         async with self._sessions() as session:
+            # Plain rows of the columns it sends: no ORM identity map to build per event.
             rows = (
-                (
-                    await session.execute(
-                        select(model)
-                        .where(model.sent_at.is_(None))
-                        .order_by(model.id)
-                        .limit(self._batch_size)
-                    )
+                await session.execute(
+                    select(model.id, model.topic, model.message_key, model.headers, model.payload)
+                    .where(model.sent_at.is_(None))
+                    .order_by(model.id)
+                    .limit(self._batch_size)
                 )
-                .scalars()
-                .all()
-            )
+            ).all()
         if not rows:
             return 0
         try:
