@@ -30,9 +30,16 @@ from .conftest import Receiver, running
 from .test_deliveries import _deliveries, _outbox, _setup, overdue_event
 
 
-def _quiet_rounds(settings: Settings) -> Settings:
+def _dispatcher(app: FastAPI, settings: Settings) -> DeliveryDispatcher:
+    return DeliveryDispatcher(
+        session_factory=app.state.sessions, settings=settings, cipher=app.state.cipher
+    )
+
+
+def _quiet_rounds(app: FastAPI, settings: Settings) -> tuple[Settings, DeliveryDispatcher]:
     """Claim rounds only when woken: a send that happens came from the direct path."""
-    return settings.model_copy(update={"dispatch_poll_interval_s": 3600.0})
+    settings = settings.model_copy(update={"dispatch_poll_interval_s": 3600.0})
+    return settings, _dispatcher(app, settings)
 
 
 @contextlib.asynccontextmanager
@@ -69,10 +76,7 @@ async def _until_final(app: FastAPI, event: CloudEvent, count: int) -> list[Deli
 async def test_a_planned_delivery_is_sent_once_its_transaction_commits(
     app: FastAPI, client: httpx.AsyncClient, settings: Settings
 ) -> None:
-    settings = _quiet_rounds(settings)
-    dispatcher = DeliveryDispatcher(
-        session_factory=app.state.sessions, settings=settings, cipher=app.state.cipher
-    )
+    settings, dispatcher = _quiet_rounds(app, settings)
     async with running(Receiver()) as unit, running(Receiver()) as boss:
         await _setup(client, unit_hook=unit.url, supervisor_hook=boss.url)
         event = overdue_event()
@@ -88,10 +92,7 @@ async def test_a_planned_delivery_is_sent_once_its_transaction_commits(
 async def test_a_planning_transaction_that_rolls_back_sends_nothing(
     app: FastAPI, client: httpx.AsyncClient, settings: Settings
 ) -> None:
-    settings = _quiet_rounds(settings)
-    dispatcher = DeliveryDispatcher(
-        session_factory=app.state.sessions, settings=settings, cipher=app.state.cipher
-    )
+    settings, dispatcher = _quiet_rounds(app, settings)
     handlers = event_handlers(
         settings, [PETITIONS_CASE_EVENTS], cipher=app.state.cipher, dispatcher=dispatcher
     )
@@ -111,9 +112,7 @@ async def test_a_planning_transaction_that_rolls_back_sends_nothing(
 async def test_a_process_dead_after_the_commit_leaves_the_delivery_to_the_lease(
     app: FastAPI, client: httpx.AsyncClient, settings: Settings
 ) -> None:
-    dying = DeliveryDispatcher(
-        session_factory=app.state.sessions, settings=settings, cipher=app.state.cipher
-    )
+    dying = _dispatcher(app, settings)
     dying.stop()  # commits, but never gets to send: as if killed right after the commit
     async with running(Receiver()) as unit, running(Receiver()) as boss:
         await _setup(client, unit_hook=unit.url, supervisor_hook=boss.url)
@@ -123,9 +122,7 @@ async def test_a_process_dead_after_the_commit_leaves_the_delivery_to_the_lease(
         assert [d.attempts for d in leased] == [1, 1]
         assert all(d.next_attempt_at > datetime.now(UTC) for d in leased)
 
-        survivor = DeliveryDispatcher(
-            session_factory=app.state.sessions, settings=settings, cipher=app.state.cipher
-        )
+        survivor = _dispatcher(app, settings)
         assert await survivor.dispatch_once() == 0  # still leased: nobody sends it
         async with unit_of_work(app.state.sessions) as session:  # the lease ends
             await session.execute(
