@@ -14,6 +14,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import update
 
+from gov_common.clock import CHINA_TZ
 from gov_common.db import unit_of_work
 from gov_common.events import CloudEvent, parse_payload
 from gov_common.events.contracts import PETITIONS_CASE_EVENTS
@@ -21,7 +22,7 @@ from gov_common.events.notifier import DELIVERY_FAILED_V1, DELIVERY_SUCCEEDED_V1
 from notifier.channels.base import Attempt
 from notifier.config import Settings
 from notifier.consumers import event_handlers
-from notifier.deliveries import service
+from notifier.deliveries import planning, service
 from notifier.deliveries.dispatcher import DeliveryDispatcher
 from notifier.deliveries.models import Delivery, DeliveryStatus
 from notifier.deliveries.ratelimit import TokenBucket
@@ -142,19 +143,23 @@ async def test_over_the_channel_rate_the_rest_is_left_to_the_claim_rounds(
 ) -> None:
     await _setup(client, unit_hook="http://unit.example/h", supervisor_hook="http://boss.example/h")
     event = overdue_event()
+    send_now = service.SendNow(lease=timedelta(seconds=30), take=lambda _: next(allowed))
     allowed = iter([True, False])
     async with unit_of_work(app.state.sessions) as session:
-        await event_handlers(settings, [PETITIONS_CASE_EVENTS], cipher=app.state.cipher)[
-            event.type
-        ](session, event, parse_payload(event))
-        claimed, left = await service.claim_planned(
-            session, event.id, lease=timedelta(seconds=30), take=lambda _: next(allowed)
+        planned = await planning.plan_rule_deliveries(
+            session,
+            event,
+            parse_payload(event),
+            events_topic=settings.topic("x"),
+            cipher=app.state.cipher,
+            send_now=send_now,
         )
-    assert len(claimed) == 1 and left == 1
+    assert planned == 2 and len(send_now.claimed) == 1 and send_now.refused == 1
+    [claimed] = send_now.claimed
     rows = {d.id: d for d in await _deliveries(app, event)}
-    assert rows[claimed[0].id].attempts == 1
-    assert rows[claimed[0].id].next_attempt_at > datetime.now(UTC)
-    [other] = [d for d in rows.values() if d.id != claimed[0].id]
+    assert rows[claimed.id].attempts == 1
+    assert rows[claimed.id].next_attempt_at > datetime.now(UTC)
+    [other] = [d for d in rows.values() if d.id != claimed.id]
     assert other.attempts == 0 and other.next_attempt_at <= datetime.now(UTC)
 
 
@@ -216,3 +221,32 @@ async def test_a_batch_of_attempts_is_recorded_together(
     assert outcomes == sorted(
         [(str(ok.id), DELIVERY_SUCCEEDED_V1), (str(refused.id), DELIVERY_FAILED_V1)]
     )
+
+
+async def test_a_delivery_held_by_quiet_hours_is_not_sent_at_once(
+    app: FastAPI, client: httpx.AsyncClient, settings: Settings
+) -> None:
+    now = datetime.now(CHINA_TZ)
+    await _setup(
+        client,
+        unit_hook="http://unit.example/h",
+        supervisor_hook="http://boss.example/h",
+        supervisor_extra={
+            "quiet_start": (now - timedelta(hours=1)).time().replace(microsecond=0).isoformat(),
+            "quiet_end": (now + timedelta(hours=2)).time().replace(microsecond=0).isoformat(),
+        },
+    )
+    event = overdue_event()
+    send_now = service.SendNow(lease=timedelta(seconds=30), take=lambda _: True)
+    async with unit_of_work(app.state.sessions) as session:
+        await planning.plan_rule_deliveries(
+            session,
+            event,
+            parse_payload(event),
+            events_topic=settings.topic("x"),
+            cipher=app.state.cipher,
+            send_now=send_now,
+        )
+    by_address = {d.recipient: d for d in await _deliveries(app, event)}
+    assert [d.id for d in send_now.claimed] == [by_address["http://unit.example/h"].id]
+    assert by_address["http://boss.example/h"].attempts == 0  # waits for the morning's round

@@ -39,21 +39,22 @@ def event_handlers(
     lease = timedelta(seconds=settings.claim_lease_s)
 
     async def on_event(session: AsyncSession, event: CloudEvent, payload: BaseModel) -> None:
-        built_in = None
+        # Deliveries due now are claimed as they are planned and sent once this transaction
+        # commits: no hand-off to a claim round (DeliveryDispatcher.send_after_commit).
+        send_now = (
+            service.SendNow(lease=lease, take=dispatcher.take_send)
+            if dispatcher is not None
+            else None
+        )
         if event.type == CASE_CREATED_V1 and settings.webhook_url is not None:
-            built_in = await service.plan_webhook_delivery(
-                session, event, url=str(settings.webhook_url), cipher=sealer
+            await service.plan_webhook_delivery(
+                session, event, url=str(settings.webhook_url), cipher=sealer, send_now=send_now
             )
         planned = await planning.plan_rule_deliveries(
-            session, event, payload, events_topic=events_topic, cipher=sealer
+            session, event, payload, events_topic=events_topic, cipher=sealer, send_now=send_now
         )
         log.info("notifier.event_planned", event_id=event.id, event_type=event.type, new=planned)
-        if dispatcher is not None and (planned or built_in is not None):
-            # Claimed here, in the planning transaction, and sent once it commits: no hand-off
-            # to a claim round (see DeliveryDispatcher.send_after_commit for the protocol).
-            claimed, left = await service.claim_planned(
-                session, event.id, lease=lease, take=dispatcher.take_send
-            )
-            dispatcher.send_after_commit(session, claimed, wake=left > 0)
+        if dispatcher is not None and send_now is not None:
+            dispatcher.send_after_commit(session, send_now.claimed, wake=send_now.refused > 0)
 
     return {name: on_event for name, e in EVENT_TYPES.items() if e.topic in topics}

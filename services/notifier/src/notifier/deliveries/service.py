@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -51,8 +51,28 @@ def webhook_body(event: CloudEvent) -> dict[str, Any]:
     return event.model_dump(mode="json", exclude_none=True, exclude={"traceparent"})
 
 
+@dataclass
+class SendNow:
+    """Deliveries due now are claimed as they are planned, to be sent the moment the planning
+    transaction commits (see DeliveryDispatcher.send_after_commit for the protocol).
+
+    ``take(channel)`` takes a send from the channel's rate without waiting; a delivery it
+    refuses is planned unclaimed, for the dispatcher's throttled claim rounds (``refused``).
+    """
+
+    lease: timedelta
+    take: Callable[[str], bool]
+    claimed: list[Delivery] = field(default_factory=list)
+    refused: int = 0
+
+
 async def insert_delivery(
-    session: AsyncSession, *, cipher: FieldCipher, address: str, **values: Any
+    session: AsyncSession,
+    *,
+    cipher: FieldCipher,
+    address: str,
+    send_now: SendNow | None = None,
+    **values: Any,
 ) -> uuid.UUID | None:
     """Insert a delivery unless its idempotency key exists; its id, or None when it did.
     The address is stored encrypted, bound to the delivery."""
@@ -60,23 +80,37 @@ async def insert_delivery(
     sealed = cipher.encrypt(address, context=delivery_context(delivery_id))
     # Planned inside the consumer's span: the send, later, continues the case's trace.
     values.setdefault("traceparent", current_traceparent())
-    inserted = await session.execute(
-        insert(Delivery)
-        .values(id=delivery_id, attempts=0, recipient=sealed, **values)
-        .on_conflict_do_nothing(index_elements=[Delivery.idempotency_key])
-        .returning(Delivery.id)
-    )
+    values |= {"id": delivery_id, "attempts": 0, "recipient": sealed}
+    new = insert(Delivery).on_conflict_do_nothing(index_elements=[Delivery.idempotency_key])
+    due_now = values.get("status") is DeliveryStatus.PENDING and "next_attempt_at" not in values
+    if send_now is not None and due_now and not send_now.take(values["channel"]):
+        send_now.refused += 1
+    elif send_now is not None and due_now:
+        # Claimed as claim_due claims: one attempt counted, leased.
+        values |= {"attempts": 1, "next_attempt_at": datetime.now(UTC) + send_now.lease}
+        claimed = await session.scalars(new.values(**values).returning(Delivery))
+        delivery = claimed.one_or_none()
+        if delivery is not None:
+            send_now.claimed.append(delivery)
+        return delivery.id if delivery is not None else None
+    inserted = await session.execute(new.values(**values).returning(Delivery.id))
     return inserted.scalar_one_or_none()
 
 
 async def plan_webhook_delivery(
-    session: AsyncSession, event: CloudEvent, *, url: str, cipher: FieldCipher
+    session: AsyncSession,
+    event: CloudEvent,
+    *,
+    url: str,
+    cipher: FieldCipher,
+    send_now: SendNow | None = None,
 ) -> uuid.UUID | None:
     """The built-in rule: record the delivery of ``event`` to ``url``; None when recorded."""
     return await insert_delivery(
         session,
         cipher=cipher,
         address=url,
+        send_now=send_now,
         idempotency_key=idempotency_key(event.id, CASE_EVENTS_TO_WEBHOOK, url, WEBHOOK),
         event_id=event.id,
         event_type=event.type,
@@ -116,45 +150,6 @@ async def claim_due(
         .returning(Delivery)
     )
     return list(claimed.all())
-
-
-async def claim_planned(
-    session: AsyncSession, event_id: str, *, lease: timedelta, take: Callable[[str], bool]
-) -> tuple[list[Delivery], int]:
-    """Claim, in the planning transaction, the event's new deliveries that are due now, for
-    the dispatcher to send the moment that transaction commits.
-
-    Claimed exactly as :func:`claim_due` claims (one attempt counted, leased), so the claim
-    protocol is unchanged: if the process dies after the commit, before or during the send,
-    the lease ends and the dispatcher claims them again. ``take(channel)`` takes a send from
-    the channel's rate (without waiting); deliveries it refuses stay unclaimed for the
-    dispatcher's throttled rounds. Returns the claimed and how many were refused.
-    """
-    now = datetime.now(UTC)
-    claimed = list(
-        (
-            await session.scalars(
-                update(Delivery)
-                .where(
-                    Delivery.event_id == event_id,
-                    Delivery.status == DeliveryStatus.PENDING,
-                    Delivery.attempts == 0,
-                    Delivery.next_attempt_at <= now,
-                )
-                .values(next_attempt_at=now + lease, attempts=Delivery.attempts + 1)
-                .returning(Delivery)
-            )
-        ).all()
-    )
-    refused = [d for d in claimed if not take(d.channel)]
-    if refused:  # over the channel's rate: back as they were, in the same transaction
-        await session.execute(
-            update(Delivery)
-            .where(Delivery.id.in_([d.id for d in refused]))
-            .values(next_attempt_at=now, attempts=0)
-        )
-        claimed = [d for d in claimed if d not in refused]
-    return claimed, len(refused)
 
 
 @dataclass(frozen=True)
