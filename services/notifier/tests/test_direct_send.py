@@ -65,6 +65,20 @@ async def _handle(
         await handlers[event.type](session, event, parse_payload(event))
 
 
+async def _plan(
+    app: FastAPI, settings: Settings, event: CloudEvent, send_now: service.SendNow
+) -> int:
+    async with unit_of_work(app.state.sessions) as session:
+        return await planning.plan_rule_deliveries(
+            session,
+            event,
+            parse_payload(event),
+            events_topic=settings.topic("x"),
+            cipher=app.state.cipher,
+            send_now=send_now,
+        )
+
+
 async def _until_final(app: FastAPI, event: CloudEvent, count: int) -> list[Delivery]:
     async with asyncio.timeout(20):
         while True:
@@ -145,15 +159,7 @@ async def test_over_the_channel_rate_the_rest_is_left_to_the_claim_rounds(
     event = overdue_event()
     send_now = service.SendNow(lease=timedelta(seconds=30), take=lambda _: next(allowed))
     allowed = iter([True, False])
-    async with unit_of_work(app.state.sessions) as session:
-        planned = await planning.plan_rule_deliveries(
-            session,
-            event,
-            parse_payload(event),
-            events_topic=settings.topic("x"),
-            cipher=app.state.cipher,
-            send_now=send_now,
-        )
+    planned = await _plan(app, settings, event, send_now)
     assert planned == 2 and len(send_now.claimed) == 1 and send_now.refused == 1
     [claimed] = send_now.claimed
     rows = {d.id: d for d in await _deliveries(app, event)}
@@ -238,15 +244,7 @@ async def test_a_delivery_held_by_quiet_hours_is_not_sent_at_once(
     )
     event = overdue_event()
     send_now = service.SendNow(lease=timedelta(seconds=30), take=lambda _: True)
-    async with unit_of_work(app.state.sessions) as session:
-        await planning.plan_rule_deliveries(
-            session,
-            event,
-            parse_payload(event),
-            events_topic=settings.topic("x"),
-            cipher=app.state.cipher,
-            send_now=send_now,
-        )
+    await _plan(app, settings, event, send_now)
     by_address = {d.recipient: d for d in await _deliveries(app, event)}
     assert [d.id for d in send_now.claimed] == [by_address["http://unit.example/h"].id]
     assert by_address["http://boss.example/h"].attempts == 0  # waits for the morning's round
