@@ -22,13 +22,13 @@ from gov_common.events.notifier import DELIVERY_FAILED_V1, DELIVERY_SUCCEEDED_V1
 from notifier.channels.base import Attempt
 from notifier.config import Settings
 from notifier.consumers import event_handlers
-from notifier.deliveries import planning, service
+from notifier.deliveries import service
 from notifier.deliveries.dispatcher import DeliveryDispatcher
 from notifier.deliveries.models import Delivery, DeliveryStatus
 from notifier.deliveries.ratelimit import TokenBucket
 
 from .conftest import Receiver, running
-from .test_deliveries import _deliveries, _outbox, _setup, overdue_event
+from .test_deliveries import _deliveries, _outbox, _plan, _setup, overdue_event
 
 
 def _dispatcher(app: FastAPI, settings: Settings) -> DeliveryDispatcher:
@@ -63,20 +63,6 @@ async def _handle(
     )
     async with unit_of_work(app.state.sessions) as session:
         await handlers[event.type](session, event, parse_payload(event))
-
-
-async def _plan(
-    app: FastAPI, settings: Settings, event: CloudEvent, send_now: service.SendNow
-) -> int:
-    async with unit_of_work(app.state.sessions) as session:
-        return await planning.plan_rule_deliveries(
-            session,
-            event,
-            parse_payload(event),
-            events_topic=settings.topic("x"),
-            cipher=app.state.cipher,
-            send_now=send_now,
-        )
 
 
 async def _until_final(app: FastAPI, event: CloudEvent, count: int) -> list[Delivery]:
