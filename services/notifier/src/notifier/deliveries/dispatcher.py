@@ -84,6 +84,7 @@ class DeliveryDispatcher:
         self._direct: set[asyncio.Task[None]] = set()
         self._finished: list[tuple[Delivery, Attempt, str | None]] = []
         self._record_wakeup = asyncio.Event()
+        self._draining = False
 
     def wake(self) -> None:
         self._wakeup.set()
@@ -146,37 +147,32 @@ class DeliveryDispatcher:
         self._record_wakeup.set()
 
     async def _record_finished(self) -> None:
-        """Records the direct sends' outcomes, whatever finished meanwhile in one transaction."""
+        """Records the direct sends' outcomes, whatever finished meanwhile in one transaction;
+        once draining (stopping, the sends in flight done), records the rest and returns."""
         while True:
             await self._record_wakeup.wait()
             self._record_wakeup.clear()
             batch, self._finished = self._finished, []
-            if not batch:
-                continue
-            try:
-                await self._record(batch)
-            except Exception as exc:  # the database may be away: keep them and try again
-                log.warning("dispatcher.record_error", error=scrub(repr(exc)))
-                self._finished = batch + self._finished
-                await asyncio.sleep(0.5)
-                self._record_wakeup.set()
-
-    async def _drain_direct(self) -> None:
-        """On stop: let the direct sends in flight finish and record them (once)."""
-        if self._direct:
-            await asyncio.wait(set(self._direct), timeout=self._settings.webhook_timeout_s)
-        batch, self._finished = self._finished, []
-        if batch:
-            try:
-                await self._record(batch)
-            except Exception as exc:  # the lease covers them
-                log.warning("dispatcher.record_error", error=scrub(repr(exc)))
+            if batch:
+                try:
+                    await self._record(batch)
+                except Exception as exc:  # the database may be away: keep them, try again
+                    log.warning("dispatcher.record_error", error=scrub(repr(exc)))
+                    if self._draining:
+                        return  # the lease covers them
+                    self._finished = batch + self._finished
+                    await asyncio.sleep(0.5)
+                    self._record_wakeup.set()
+                    continue
+            if self._draining and not self._finished:
+                return
 
     def stop(self) -> None:
         self._stopping.set()
         self._wakeup.set()
 
     async def run(self) -> None:
+        self._draining = False
         recorder = asyncio.create_task(self._record_finished())
         try:
             while not self._stopping.is_set():
@@ -191,10 +187,12 @@ class DeliveryDispatcher:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wakeup.wait(), timeout=poll)
         finally:
-            recorder.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await recorder
-            await self._drain_direct()
+            # Sends in flight finish and are recorded (a send cut off is left to the lease).
+            if self._direct:
+                await asyncio.wait(set(self._direct), timeout=self._settings.webhook_timeout_s)
+            self._draining = True
+            self._record_wakeup.set()
+            await recorder
             if self._owns_http:
                 await self._http.aclose()
 
