@@ -25,6 +25,7 @@ from notifier.deliveries import planning
 from notifier.deliveries.dispatcher import DeliveryDispatcher
 from notifier.deliveries.models import Delivery, DeliveryStatus
 from notifier.deliveries.ratelimit import TokenBucket
+from notifier.deliveries.service import SendNow
 from notifier.privacy import delivery_context
 
 from .conftest import Receiver, running
@@ -103,7 +104,9 @@ async def _setup(
     return {"desk": desk.json(), "boss": boss.json(), "rule": rule.json()}
 
 
-async def _plan(app: FastAPI, settings: Settings, event: CloudEvent) -> int:
+async def _plan(
+    app: FastAPI, settings: Settings, event: CloudEvent, send_now: SendNow | None = None
+) -> int:
     async with unit_of_work(app.state.sessions) as session:
         return await planning.plan_rule_deliveries(
             session,
@@ -111,6 +114,7 @@ async def _plan(app: FastAPI, settings: Settings, event: CloudEvent) -> int:
             parse_payload(event),
             events_topic=settings.topic("x"),
             cipher=app.state.cipher,
+            send_now=send_now,
         )
 
 

@@ -57,12 +57,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     consumer = IdempotentConsumer(
         name=settings.consumer_group,
         topics=CONSUMED_TOPICS,
-        handlers=event_handlers(settings, CONSUMED_TOPICS, cipher=cipher),
+        handlers=event_handlers(settings, CONSUMED_TOPICS, cipher=cipher, dispatcher=dispatcher),
         session_factory=sessions,
         inbox_model=InboxMessage,
         bootstrap_servers=settings.kafka_bootstrap_servers,
         topic_prefix=settings.kafka_topic_prefix,
-        on_handled=lambda _: dispatcher.wake(),
     )
     relay = OutboxRelay(
         model=OutboxMessage,

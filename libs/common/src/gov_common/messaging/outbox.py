@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -99,7 +100,19 @@ async def add_to_outbox(
     event: CloudEvent,
 ) -> None:
     """Record an event in the caller's transaction; it is published only if that commits."""
-    await session.execute(insert(model).values(**outbox_values(topic=topic, key=key, event=event)))
+    await add_many_to_outbox(session, model, [(topic, key, event)])
+
+
+async def add_many_to_outbox(
+    session: AsyncSession,
+    model: type[OutboxMixin],
+    events: Sequence[tuple[str, str | None, CloudEvent]],
+) -> None:
+    """Record several ``(topic, key, event)`` in the caller's transaction with one INSERT."""
+    if not events:
+        return
+    rows = [outbox_values(topic=topic, key=key, event=event) for topic, key, event in events]
+    await session.execute(insert(model).values(rows))
     # Delivered by PostgreSQL only when the transaction commits: wakes the relay at once.
     await session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
 
@@ -203,63 +216,75 @@ class OutboxRelay:
             await producer.stop()
 
     async def publish_batch(self) -> int:
-        """Publish the oldest unsent rows; returns how many were published."""
+        """Publish the oldest unsent rows; returns how many were published.
+
+        One transaction and one statement read the rows and mark them sent; it commits only
+        once Kafka has acknowledged them, so a row is sent again (never lost) if the relay dies
+        or the commit fails after the send, as before. Rows Kafka refused are unmarked in the
+        same transaction, with their error.
+        """
         model = self._model
         async with self._sessions() as session:
-            rows = (
+            oldest = (
+                select(model.id)
+                .where(model.sent_at.is_(None))
+                .order_by(model.id)
+                .limit(self._batch_size)
+            )
+            rows = sorted(
                 (
                     await session.execute(
-                        select(model)
-                        .where(model.sent_at.is_(None))
-                        .order_by(model.id)
-                        .limit(self._batch_size)
+                        update(model)
+                        .where(model.id.in_(oldest.scalar_subquery()))
+                        .values(sent_at=datetime.now(UTC), attempts=model.attempts + 1)
+                        .returning(
+                            model.id, model.topic, model.message_key, model.headers, model.payload
+                        )
                     )
-                )
-                .scalars()
-                .all()
+                ).all(),
+                key=lambda row: row.id,
             )
-        if not rows:
-            return 0
-        try:
-            producer = await self._ensure_producer()
-            futures = [
-                await producer.send(
-                    row.topic,
-                    row.payload,
-                    key=row.message_key.encode() if row.message_key is not None else None,
-                    headers=[(name, value.encode()) for name, value in row.headers],
+            if not rows:
+                return 0
+            try:
+                producer = await self._ensure_producer()
+                futures = [
+                    await producer.send(
+                        row.topic,
+                        row.payload,
+                        key=row.message_key.encode() if row.message_key is not None else None,
+                        headers=[(name, value.encode()) for name, value in row.headers],
+                    )
+                    for row in rows
+                ]
+                results = await asyncio.wait_for(
+                    asyncio.gather(*futures, return_exceptions=True), timeout=self._send_timeout
                 )
-                for row in rows
-            ]
-            results = await asyncio.wait_for(
-                asyncio.gather(*futures, return_exceptions=True), timeout=self._send_timeout
-            )
-        except Exception as exc:
-            self.broker_reachable = False
-            await self._record_failure([row.id for row in rows], exc)
-            # A producer that failed may hold a broken connection or sequence state: start anew.
-            await self._close_producer()
-            raise
-        self.broker_reachable = True
-        outcomes = list(zip(rows, results, strict=True))
-        sent = [row.id for row, result in outcomes if not isinstance(result, BaseException)]
-        failed = [row.id for row, result in outcomes if isinstance(result, BaseException)]
+            except Exception as exc:
+                self.broker_reachable = False
+                await session.rollback()
+                await self._record_failure([row.id for row in rows], exc)
+                # A producer that failed may hold a broken connection or sequence state.
+                await self._close_producer()
+                raise
+            self.broker_reachable = True
+            outcomes = list(zip(rows, results, strict=True))
+            failed = [row.id for row, result in outcomes if isinstance(result, BaseException)]
+            if failed:
+                error = next(r for r in results if isinstance(r, BaseException))
+                await session.execute(
+                    update(model)
+                    .where(model.id.in_(failed))
+                    .values(sent_at=None, last_error=repr(error)[:2000])
+                )
+            await session.commit()
         for row, result in outcomes:
             if not isinstance(result, BaseException):
                 OUTBOX_PUBLISHED.labels(service_name(), row.topic).inc()
-        if sent:
-            async with unit_of_work(self._sessions) as session:
-                await session.execute(
-                    update(model)
-                    .where(model.id.in_(sent))
-                    .values(sent_at=datetime.now(UTC), attempts=model.attempts + 1)
-                )
         if failed:
-            error = next(r for r in results if isinstance(r, BaseException))
-            await self._record_failure(failed, error)
             await self._close_producer()
             raise RuntimeError(f"{len(failed)} outbox row(s) not acknowledged by Kafka: {error!r}")
-        return len(sent)
+        return len(rows)
 
     async def _record_failure(self, ids: list[int], exc: BaseException) -> None:
         model = self._model

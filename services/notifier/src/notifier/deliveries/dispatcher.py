@@ -10,7 +10,7 @@ from datetime import timedelta
 import httpx
 import structlog
 from opentelemetry.trace import SpanKind
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gov_common.db import unit_of_work
@@ -79,15 +79,101 @@ class DeliveryDispatcher:
         self._events_topic = settings.topic(NOTIFIER_DELIVERY_EVENTS)
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
+        # Sends started the moment a consumer's transaction committed, and their outcomes
+        # waiting to be recorded together (see send_after_commit).
+        self._direct: set[asyncio.Task[None]] = set()
+        self._finished: list[tuple[Delivery, Attempt, str | None]] = []
+        self._record_wakeup = asyncio.Event()
+        self._draining = False
 
     def wake(self) -> None:
         self._wakeup.set()
+
+    def take_send(self, channel: str) -> bool:
+        """May a delivery on ``channel`` be sent right now, outside the claim rounds?
+
+        Yes while fewer than a batch of direct sends are in flight and the channel's rate
+        has a send left (taken here, so the per-channel throttle holds for both paths).
+        """
+        return len(self._direct) < self._batch_size and self._limits.try_acquire(channel)
+
+    def send_after_commit(
+        self, session: AsyncSession, claimed: list[Delivery], *, wake: bool = False
+    ) -> None:
+        """Send ``claimed`` (claimed in ``session``'s transaction) once that transaction commits.
+
+        Why this is safe — the claim protocol is the same as the dispatcher's own rounds:
+        the deliveries were claimed in the planning transaction (one attempt counted, leased
+        for NOTIFIER_CLAIM_LEASE_S), so
+        - rolled back: neither the deliveries nor the claim exist, and nothing is sent (the
+          listener below only runs after a commit);
+        - the process dies after the commit and before the send: nothing was sent; the lease
+          ends and a dispatcher claims and sends them (once);
+        - it dies during the send, before the outcome is recorded: sent again after the lease
+          with the same delivery id, as after a crash in a claim round (receivers drop repeats
+          by X-Gov-Delivery-Id);
+        - the outcome is recorded only where the delivery is still pending at that attempt,
+          so a late result never overwrites a later claim's.
+        ``wake`` also wakes the claim rounds after the commit, for deliveries left to them
+        (over a channel's rate).
+        """
+        if not claimed and not wake:
+            return
+
+        def committed(_: object) -> None:
+            if wake:
+                self._wakeup.set()
+            if claimed and not self._stopping.is_set():  # stopping: the lease covers them
+                task = asyncio.get_running_loop().create_task(self._send_now(claimed))
+                self._direct.add(task)
+                task.add_done_callback(self._direct.discard)
+
+        event.listen(session.sync_session, "after_commit", committed, once=True)
+
+    async def _send_now(self, claimed: list[Delivery]) -> None:
+        try:
+            async with self._sessions() as session:  # opens a connection only for DingTalk
+                secrets = await self._dingtalk_secrets(session, claimed)
+            addresses = {d.id: self._address(d) for d in claimed}
+            attempts = await asyncio.gather(
+                *(self._send(d, addresses[d.id], secrets, paid=True) for d in claimed)
+            )
+        except Exception as exc:  # left to the lease, like a send that died
+            log.warning("dispatcher.direct_send_error", error=scrub(repr(exc)))
+            return
+        self._finished.extend(
+            (d, a, addresses[d.id]) for d, a in zip(claimed, attempts, strict=True)
+        )
+        self._record_wakeup.set()
+
+    async def _record_finished(self) -> None:
+        """Records the direct sends' outcomes, whatever finished meanwhile in one transaction;
+        once draining (stopping, the sends in flight done), records the rest and returns."""
+        while True:
+            await self._record_wakeup.wait()
+            self._record_wakeup.clear()
+            batch, self._finished = self._finished, []
+            if batch:
+                try:
+                    await self._record(batch)
+                except Exception as exc:  # the database may be away: keep them, try again
+                    log.warning("dispatcher.record_error", error=scrub(repr(exc)))
+                    if self._draining:
+                        return  # the lease covers them
+                    self._finished = batch + self._finished
+                    await asyncio.sleep(0.5)
+                    self._record_wakeup.set()
+                    continue
+            if self._draining and not self._finished:
+                return
 
     def stop(self) -> None:
         self._stopping.set()
         self._wakeup.set()
 
     async def run(self) -> None:
+        self._draining = False
+        recorder = asyncio.create_task(self._record_finished())
         try:
             while not self._stopping.is_set():
                 self._wakeup.clear()
@@ -101,6 +187,12 @@ class DeliveryDispatcher:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wakeup.wait(), timeout=poll)
         finally:
+            # Sends in flight finish and are recorded (a send cut off is left to the lease).
+            if self._direct:
+                await asyncio.wait(set(self._direct), timeout=self._settings.webhook_timeout_s)
+            self._draining = True
+            self._record_wakeup.set()
+            await recorder
             if self._owns_http:
                 await self._http.aclose()
 
@@ -118,35 +210,37 @@ class DeliveryDispatcher:
             return 0
         addresses = {d.id: self._address(d) for d in claimed}
         attempts = await asyncio.gather(*(self._send(d, addresses[d.id], secrets) for d in claimed))
-        outcomes: list[tuple[str, str]] = []
-        async with unit_of_work(self._sessions) as session:
-            for delivery, attempt in zip(claimed, attempts, strict=True):
-                status = await service.record_attempt(
-                    session,
-                    delivery,
-                    attempt,
-                    max_attempts=self._settings.max_attempts,
-                    retry_base_s=self._settings.retry_base_s,
-                    retry_cap_s=self._settings.retry_cap_s,
-                    events_topic=self._events_topic,
-                    address=addresses[delivery.id],
-                )
-                # Ids, never addresses: whom it went to is the recipient id.
-                log.info(
-                    "delivery.attempted",
-                    delivery_id=str(delivery.id),
-                    event_id=delivery.event_id,
-                    recipient_id=str(delivery.recipient_id) if delivery.recipient_id else None,
-                    channel=delivery.channel,
-                    attempt=delivery.attempts,
-                    outcome=status.value,
-                    status_code=attempt.status_code,
-                    error=scrub(attempt.error, [addresses[delivery.id]]) if attempt.error else None,
-                )
-                outcomes.append((delivery.channel, status.value))
-        for channel, outcome in outcomes:  # counted once the outcomes are committed
-            NOTIFIER_DELIVERIES.labels(channel, outcome).inc()
+        await self._record(
+            [(d, a, addresses[d.id]) for d, a in zip(claimed, attempts, strict=True)]
+        )
         return len(claimed)
+
+    async def _record(self, batch: list[tuple[Delivery, Attempt, str | None]]) -> None:
+        """Record a batch of attempts in one transaction (one UPDATE, one outbox INSERT)."""
+        async with unit_of_work(self._sessions) as session:
+            statuses = await service.record_attempts(
+                session,
+                batch,
+                max_attempts=self._settings.max_attempts,
+                retry_base_s=self._settings.retry_base_s,
+                retry_cap_s=self._settings.retry_cap_s,
+                events_topic=self._events_topic,
+            )
+        for (delivery, attempt, address), status in zip(batch, statuses, strict=True):
+            # Ids, never addresses: whom it went to is the recipient id.
+            log.info(
+                "delivery.attempted",
+                delivery_id=str(delivery.id),
+                event_id=delivery.event_id,
+                recipient_id=str(delivery.recipient_id) if delivery.recipient_id else None,
+                channel=delivery.channel,
+                attempt=delivery.attempts,
+                outcome=status.value,
+                status_code=attempt.status_code,
+                error=scrub(attempt.error, [address]) if attempt.error else None,
+            )
+            # Counted once the outcomes are committed.
+            NOTIFIER_DELIVERIES.labels(delivery.channel, status.value).inc()
 
     def _address(self, delivery: Delivery) -> str | None:
         """The address the delivery goes to, decrypted; None when it cannot be (a retired key
@@ -183,8 +277,14 @@ class DeliveryDispatcher:
         return secrets
 
     async def _send(
-        self, delivery: Delivery, address: str | None, secrets: dict[object, str | None]
+        self,
+        delivery: Delivery,
+        address: str | None,
+        secrets: dict[object, str | None],
+        *,
+        paid: bool = False,
     ) -> Attempt:
+        """One try; ``paid``: its send was already taken from the channel's rate."""
         channel = self.channels.get(delivery.channel)
         if channel is None:
             return Attempt(ok=False, error=f"no channel {delivery.channel!r}", permanent=True)
@@ -194,7 +294,8 @@ class DeliveryDispatcher:
                 error="the address cannot be decrypted: is its key still in GOV_PII_KEYS?",
                 permanent=True,
             )
-        await self._limits.acquire(delivery.channel)
+        if not paid:
+            await self._limits.acquire(delivery.channel)
         outbound = Outbound(
             delivery_id=str(delivery.id),
             event_id=delivery.event_id,

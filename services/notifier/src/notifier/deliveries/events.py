@@ -8,14 +8,14 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gov_common.events import new_event
+from gov_common.events import CloudEvent, new_event
 from gov_common.events.notifier import (
     DELIVERY_FAILED_V1,
     DELIVERY_SUCCEEDED_V1,
     DeliveryFailedV1,
     DeliverySucceededV1,
 )
-from gov_common.messaging.outbox import add_to_outbox
+from gov_common.messaging.outbox import add_many_to_outbox
 from notifier.db import OutboxMessage
 from notifier.deliveries.models import Delivery
 
@@ -34,6 +34,22 @@ def _common(delivery: Delivery, attempts: int) -> dict[str, object]:
     }
 
 
+def succeeded_event(delivery: Delivery, *, attempts: int, at: datetime | None = None) -> CloudEvent:
+    payload = DeliverySucceededV1.model_validate(
+        _common(delivery, attempts) | {"delivered_at": at or datetime.now(UTC)}
+    )
+    return _event(delivery, DELIVERY_SUCCEEDED_V1, payload)
+
+
+def failed_event(
+    delivery: Delivery, *, attempts: int, reason: str, at: datetime | None = None
+) -> CloudEvent:
+    payload = DeliveryFailedV1.model_validate(
+        _common(delivery, attempts) | {"reason": reason, "failed_at": at or datetime.now(UTC)}
+    )
+    return _event(delivery, DELIVERY_FAILED_V1, payload)
+
+
 async def delivery_succeeded(
     session: AsyncSession,
     delivery: Delivery,
@@ -42,10 +58,7 @@ async def delivery_succeeded(
     attempts: int,
     at: datetime | None = None,
 ) -> None:
-    payload = DeliverySucceededV1.model_validate(
-        _common(delivery, attempts) | {"delivered_at": at or datetime.now(UTC)}
-    )
-    await _write(session, delivery, topic, DELIVERY_SUCCEEDED_V1, payload)
+    await write(session, topic, [succeeded_event(delivery, attempts=attempts, at=at)])
 
 
 async def delivery_failed(
@@ -57,18 +70,18 @@ async def delivery_failed(
     reason: str,
     at: datetime | None = None,
 ) -> None:
-    payload = DeliveryFailedV1.model_validate(
-        _common(delivery, attempts) | {"reason": reason, "failed_at": at or datetime.now(UTC)}
+    event = failed_event(delivery, attempts=attempts, reason=reason, at=at)
+    await write(session, topic, [event])
+
+
+def _event(
+    delivery: Delivery, event_type: str, payload: DeliverySucceededV1 | DeliveryFailedV1
+) -> CloudEvent:
+    return new_event(source=SOURCE, type=event_type, subject=str(delivery.id), data=payload)
+
+
+async def write(session: AsyncSession, topic: str, outcomes: list[CloudEvent]) -> None:
+    """Outcome events of several deliveries in one INSERT, keyed by delivery (the subject)."""
+    await add_many_to_outbox(
+        session, OutboxMessage, [(topic, event.subject, event) for event in outcomes]
     )
-    await _write(session, delivery, topic, DELIVERY_FAILED_V1, payload)
-
-
-async def _write(
-    session: AsyncSession,
-    delivery: Delivery,
-    topic: str,
-    event_type: str,
-    payload: DeliverySucceededV1 | DeliveryFailedV1,
-) -> None:
-    event = new_event(source=SOURCE, type=event_type, subject=str(delivery.id), data=payload)
-    await add_to_outbox(session, OutboxMessage, topic=topic, key=str(delivery.id), event=event)

@@ -19,7 +19,12 @@ from notifier.channels.base import ChannelName
 from notifier.deliveries import events
 from notifier.deliveries.models import Delivery, DeliveryStatus
 from notifier.deliveries.quiet import quiet_until
-from notifier.deliveries.service import idempotency_key, insert_delivery, webhook_body
+from notifier.deliveries.service import (
+    SendNow,
+    idempotency_key,
+    insert_delivery,
+    webhook_body,
+)
 from notifier.privacy import recipient_context, scrub
 from notifier.recipients.models import Recipient
 from notifier.recipients.schemas import ADDRESS_FIELDS
@@ -111,8 +116,10 @@ async def plan_rule_deliveries(
     *,
     events_topic: str,
     cipher: FieldCipher,
+    send_now: SendNow | None = None,
 ) -> int:
-    """Record the deliveries every enabled matching rule makes of ``event``; how many are new."""
+    """Record the deliveries every enabled matching rule makes of ``event``; how many are new.
+    ``send_now``: claim those due now for a send right after the commit."""
     data = payload.model_dump(mode="json")
     now = datetime.now(UTC)
     created = 0
@@ -148,6 +155,7 @@ async def plan_rule_deliveries(
                     now,
                     events_topic,
                     cipher,
+                    send_now,
                 )
     return created
 
@@ -164,6 +172,7 @@ async def _plan_one(
     now: datetime,
     events_topic: str,
     cipher: FieldCipher,
+    send_now: SendNow | None,
 ) -> int:
     field = ADDRESS_FIELDS[channel]
     # Decrypted only to be sealed again, bound to the delivery: the address it was sent to.
@@ -193,7 +202,9 @@ async def _plan_one(
         until = quiet_until(now, recipient.quiet_start, recipient.quiet_end)
         if until is not None:
             values["next_attempt_at"] = until
-    delivery_id = await insert_delivery(session, cipher=cipher, address=address, **values)
+    delivery_id = await insert_delivery(
+        session, cipher=cipher, address=address, send_now=send_now, **values
+    )
     if delivery_id is None:
         return 0
     if failure is not None:

@@ -29,6 +29,16 @@ class TokenBucket:
                 self._refill()
             self._tokens -= 1
 
+    def try_acquire(self) -> bool:
+        """Take a token only if one is there now and nobody is queued for one."""
+        if self._lock.locked():
+            return False
+        self._refill()
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
     def available(self) -> int:
         self._refill()
         return int(self._tokens)
@@ -42,6 +52,11 @@ class RateLimits:
         bucket = self._buckets.get(channel)
         if bucket is not None:
             await bucket.acquire()
+
+    def try_acquire(self, channel: str) -> bool:
+        """A send now without waiting, if the channel's rate allows one (unlimited: always)."""
+        bucket = self._buckets.get(channel)
+        return True if bucket is None else bucket.try_acquire()
 
     def budget(self, channel: str, *, default: int) -> int:
         """How many sends the channel may start now (at least 1, so no channel starves)."""
