@@ -7,7 +7,7 @@ when the work succeeds and rolls back when it raises.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from enum import StrEnum
 from typing import Any
@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction
 
 # Stable constraint names make Alembic migrations reviewable and reversible.
 NAMING_CONVENTION = {
@@ -145,3 +145,52 @@ def str_enum(enum: type[StrEnum], name: str) -> Enum:
         length=max(len(m.value) for m in enum),
         values_callable=lambda members: [m.value for m in members],
     )
+
+
+def after_commit(
+    session: AsyncSession,
+    callback: Callable[[], None],
+    *,
+    on_discard: Callable[[], None] | None = None,
+) -> None:
+    """Run ``callback`` once ``session``'s outermost transaction has committed.
+
+    SQLAlchemy's own ``after_commit`` event also fires when a SAVEPOINT is released, which
+    commits nothing: the consumer runs each event's handler in a savepoint of one batch
+    transaction. This waits for the real commit, and drops the callback (calling
+    ``on_discard``) if the savepoint it was registered in, or the transaction, rolls back.
+    """
+    sync = session.sync_session
+    # Beginning the transaction (if nothing has yet) does no I/O.
+    registered_in = sync.get_nested_transaction() or sync.get_transaction() or sync.begin()
+    armed = True
+
+    def disarm() -> bool:
+        nonlocal armed
+        was, armed = armed, False
+        return was
+
+    def committed(committing: Session) -> None:
+        if armed and not committing.in_nested_transaction() and disarm():
+            callback()
+
+    def discard() -> None:
+        if disarm() and on_discard is not None:
+            on_discard()
+
+    def rolled_back(_: Session, previous: SessionTransaction) -> None:
+        transaction: SessionTransaction | None = registered_in
+        while transaction is not None:
+            if transaction is previous:
+                discard()
+                return
+            transaction = transaction.parent
+
+    def ended(_: Session, transaction: SessionTransaction) -> None:
+        # Also when the session closes without a rollback (e.g. a commit that failed).
+        if transaction.parent is None:
+            discard()
+
+    event.listen(sync, "after_commit", committed)
+    event.listen(sync, "after_soft_rollback", rolled_back)
+    event.listen(sync, "after_transaction_end", ended)
