@@ -21,7 +21,7 @@ from gov_common.messaging.inbox import (
     IdempotentConsumer,
     PermanentEventError,
 )
-from gov_common.testing import Infrastructure
+from gov_common.testing import Infrastructure, consumer_record
 
 from .conftest import CommonDb, Effect, InboxRow
 from .test_envelope import _case_created
@@ -52,19 +52,7 @@ def _consumer(db: CommonDb, handler: Any = _record_effect, **kwargs: Any) -> Ide
 def _record(
     value: bytes | None, headers: list[tuple[str, bytes]], offset: int = 0
 ) -> ConsumerRecord[bytes, bytes]:
-    return ConsumerRecord(
-        topic=TOPIC,
-        partition=0,
-        offset=offset,
-        timestamp=0,
-        timestamp_type=0,
-        key=b"k",
-        value=value,
-        checksum=None,
-        serialized_key_size=1,
-        serialized_value_size=len(value or b""),
-        headers=tuple(headers),
-    )
+    return consumer_record(TOPIC, value, headers, offset=offset)
 
 
 def _valid_record() -> tuple[CloudEvent, ConsumerRecord[bytes, bytes]]:

@@ -24,6 +24,7 @@ from gov_common.events import CloudEvent, parse_payload, to_kafka
 from gov_common.events.contracts import PETITIONS_CASE_EVENTS
 from gov_common.events.notifier import DELIVERY_FAILED_V1, DELIVERY_SUCCEEDED_V1
 from gov_common.messaging.inbox import Handler, IdempotentConsumer
+from gov_common.testing import consumer_record
 from notifier.channels.base import Attempt
 from notifier.config import Settings
 from notifier.consumers import event_handlers
@@ -117,25 +118,11 @@ async def test_a_planning_transaction_that_rolls_back_sends_nothing(
 
 
 def _records(*events: CloudEvent) -> list[ConsumerRecord[bytes, bytes]]:
-    records = []
-    for offset, event in enumerate(events):
-        kafka = to_kafka(event, key=event.subject or "k")
-        records.append(
-            ConsumerRecord(
-                topic=PETITIONS_CASE_EVENTS,
-                partition=0,
-                offset=offset,
-                timestamp=0,
-                timestamp_type=0,
-                key=b"k",
-                value=kafka.value,
-                checksum=None,
-                serialized_key_size=1,
-                serialized_value_size=len(kafka.value or b""),
-                headers=tuple(kafka.headers),
-            )
-        )
-    return records
+    kafka = [to_kafka(event, key="k") for event in events]
+    return [
+        consumer_record(PETITIONS_CASE_EVENTS, k.value, k.headers, offset=offset)
+        for offset, k in enumerate(kafka)
+    ]
 
 
 async def test_a_consumed_batch_sends_after_its_commit_and_nothing_of_a_rolled_back_handler(
