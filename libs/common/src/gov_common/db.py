@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -163,34 +164,61 @@ def after_commit(
     sync = session.sync_session
     # Beginning the transaction (if nothing has yet) does no I/O.
     registered_in = sync.get_nested_transaction() or sync.get_transaction() or sync.begin()
-    armed = True
+    pending: list[_AfterCommit] | None = sync.info.get(_AFTER_COMMIT)
+    if pending is None:
+        # One set of listeners per session, however many callbacks a batch registers.
+        sync.info[_AFTER_COMMIT] = pending = []
+        event.listen(sync, "after_commit", _committed)
+        event.listen(sync, "after_soft_rollback", _rolled_back)
+        event.listen(sync, "after_transaction_end", _ended)
+    pending.append(_AfterCommit(registered_in, callback, on_discard))
 
-    def disarm() -> bool:
-        nonlocal armed
-        was, armed = armed, False
-        return was
 
-    def committed(committing: Session) -> None:
-        if armed and not committing.in_nested_transaction() and disarm():
-            callback()
+_AFTER_COMMIT = "gov_after_commit"
 
-    def discard() -> None:
-        if disarm() and on_discard is not None:
-            on_discard()
 
-    def rolled_back(_: Session, previous: SessionTransaction) -> None:
-        transaction: SessionTransaction | None = registered_in
-        while transaction is not None:
-            if transaction is previous:
-                discard()
-                return
-            transaction = transaction.parent
+@dataclass(frozen=True)
+class _AfterCommit:
+    registered_in: SessionTransaction
+    callback: Callable[[], None]
+    on_discard: Callable[[], None] | None
 
-    def ended(_: Session, transaction: SessionTransaction) -> None:
-        # Also when the session closes without a rollback (e.g. a commit that failed).
-        if transaction.parent is None:
-            discard()
+    def within(self, transaction: SessionTransaction) -> bool:
+        """Was it registered in ``transaction`` or in a savepoint inside it?"""
+        current: SessionTransaction | None = self.registered_in
+        while current is not None:
+            if current is transaction:
+                return True
+            current = current.parent
+        return False
 
-    event.listen(sync, "after_commit", committed)
-    event.listen(sync, "after_soft_rollback", rolled_back)
-    event.listen(sync, "after_transaction_end", ended)
+
+def _take(session: Session, which: Callable[[_AfterCommit], bool]) -> list[_AfterCommit]:
+    pending: list[_AfterCommit] = session.info[_AFTER_COMMIT]
+    taken = [entry for entry in pending if which(entry)]
+    if taken:
+        session.info[_AFTER_COMMIT] = [entry for entry in pending if not which(entry)]
+    return taken
+
+
+def _committed(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint released: nothing committed yet
+        return
+    for entry in _take(session, lambda _: True):
+        entry.callback()
+
+
+def _discard(entries: list[_AfterCommit]) -> None:
+    for entry in entries:
+        if entry.on_discard is not None:
+            entry.on_discard()
+
+
+def _rolled_back(session: Session, previous: SessionTransaction) -> None:
+    _discard(_take(session, lambda entry: entry.within(previous)))
+
+
+def _ended(session: Session, transaction: SessionTransaction) -> None:
+    # Also when the session closes without a rollback (e.g. a commit that failed).
+    if transaction.parent is None:
+        _discard(_take(session, lambda _: True))
