@@ -1,15 +1,16 @@
 """The engine's pool: a connection that died while idle is replaced before a request uses it;
-one just returned is used without a ping."""
+one just returned is used without a ping. Work after a commit waits for the real commit."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import asyncpg
 import pytest
 from sqlalchemy import event, text
 
-from gov_common.db import create_engine
+from gov_common.db import after_commit, create_engine, unit_of_work
 
 from .conftest import CommonDb
 
@@ -58,3 +59,38 @@ async def test_a_connection_back_a_moment_ago_is_not_pinged(common_db: CommonDb)
         assert pings == 0 and len(statements) == 3
     finally:
         await engine.dispose()
+
+
+async def test_after_commit_waits_for_the_transaction_not_a_savepoint(common_db: CommonDb) -> None:
+    happened: list[str] = []
+    async with unit_of_work(common_db.sessions) as session:
+        await session.execute(text("SELECT 1"))
+        async with session.begin_nested():
+            after_commit(session, lambda: happened.append("kept"))
+        with contextlib.suppress(ValueError):
+            async with session.begin_nested():
+                after_commit(
+                    session,
+                    lambda: happened.append("rolled back"),
+                    on_discard=lambda: happened.append("discarded"),
+                )
+                raise ValueError("this handler failed")
+        after_commit(session, lambda: happened.append("outer"))
+        assert happened == ["discarded"]  # the savepoint released commits nothing yet
+    assert happened == ["discarded", "kept", "outer"]
+    await session.commit()  # a later transaction of the same session: nothing runs again
+    assert happened == ["discarded", "kept", "outer"]
+
+
+async def test_after_commit_is_discarded_when_the_transaction_is(common_db: CommonDb) -> None:
+    happened: list[str] = []
+    with contextlib.suppress(ValueError):
+        async with unit_of_work(common_db.sessions) as session:
+            async with session.begin_nested():
+                after_commit(
+                    session,
+                    lambda: happened.append("sent"),
+                    on_discard=lambda: happened.append("discarded"),
+                )
+            raise ValueError("the batch failed after the handler")
+    assert happened == ["discarded"]

@@ -21,7 +21,7 @@ from gov_common.messaging.inbox import (
     IdempotentConsumer,
     PermanentEventError,
 )
-from gov_common.testing import Infrastructure
+from gov_common.testing import Infrastructure, consumer_record
 
 from .conftest import CommonDb, Effect, InboxRow
 from .test_envelope import _case_created
@@ -52,19 +52,7 @@ def _consumer(db: CommonDb, handler: Any = _record_effect, **kwargs: Any) -> Ide
 def _record(
     value: bytes | None, headers: list[tuple[str, bytes]], offset: int = 0
 ) -> ConsumerRecord[bytes, bytes]:
-    return ConsumerRecord(
-        topic=TOPIC,
-        partition=0,
-        offset=offset,
-        timestamp=0,
-        timestamp_type=0,
-        key=b"k",
-        value=value,
-        checksum=None,
-        serialized_key_size=1,
-        serialized_value_size=len(value or b""),
-        headers=tuple(headers),
-    )
+    return consumer_record(TOPIC, value, headers, offset=offset)
 
 
 def _valid_record() -> tuple[CloudEvent, ConsumerRecord[bytes, bytes]]:
@@ -195,6 +183,163 @@ async def test_an_unavailable_database_is_waited_out_beyond_max_attempts(
     assert outcome is not None and outcome.handled
     assert stub.dead_letters == []
     assert await _effects(common_db, event.id) == 1
+
+
+def _batch(*events: CloudEvent, first_offset: int = 10) -> list[ConsumerRecord[bytes, bytes]]:
+    records = []
+    for offset, event in enumerate(events, start=first_offset):
+        kafka = to_kafka(event, key="k")
+        records.append(_record(kafka.value, kafka.headers, offset=offset))
+    return records
+
+
+def _case_event() -> CloudEvent:
+    return new_event(source="/test", type=CASE_CREATED, subject=None, data=_case_created())
+
+
+async def _inbox_ids(db: CommonDb, consumer: IdempotentConsumer) -> set[str]:
+    async with db.sessions() as session:
+        rows = await session.scalars(
+            select(InboxRow.event_id).where(InboxRow.consumer == consumer.name)
+        )
+        return set(rows)
+
+
+async def test_a_batch_commits_the_others_and_dead_letters_its_failing_record(
+    common_db: CommonDb,
+) -> None:
+    first, broken, last = _case_event(), _case_event(), _case_event()
+    calls: list[str] = []
+
+    async def handler(session: AsyncSession, event: CloudEvent, payload: BaseModel) -> None:
+        calls.append(event.id)
+        session.add(Effect(event_id=event.id, note="done"))
+        if event.id == broken.id:
+            raise ValueError("template refers to a field the event lacks")
+
+    consumer = _consumer(common_db, handler, max_attempts=3)
+    stub = _StubDlqProducer()
+    consumer._producer = stub  # type: ignore[assignment]
+
+    next_offset = await consumer.handle_batch(_batch(first, broken, last))
+
+    assert next_offset == 13
+    # The failing one is retried by itself before the record after it runs.
+    assert calls == [first.id, broken.id, broken.id, broken.id, last.id]
+    assert [await _effects(common_db, e.id) for e in (first, broken, last)] == [1, 0, 1]
+    [(topic, _, headers)] = stub.dead_letters
+    assert topic == TOPIC + ".dlq" and headers[DLQ_ORIGINAL_OFFSET] == b"11"
+    assert await _inbox_ids(common_db, consumer) == {first.id, last.id}
+    assert consumer.handled_count == 2 and consumer.dead_letter_count == 1
+
+
+async def test_a_record_failing_once_in_a_batch_is_retried_and_handled_in_order(
+    common_db: CommonDb,
+) -> None:
+    events = [_case_event() for _ in range(4)]
+    flaky = events[1]
+    calls: list[str] = []
+
+    async def handler(session: AsyncSession, event: CloudEvent, payload: BaseModel) -> None:
+        calls.append(event.id)
+        if event.id == flaky.id and calls.count(flaky.id) == 1:
+            session.add(Effect(event_id=event.id, note="half done"))
+            raise ValueError("lock not granted")
+        session.add(Effect(event_id=event.id, note="done"))
+
+    consumer = _consumer(common_db, handler, max_attempts=3)
+    consumer._producer = _StubDlqProducer()  # type: ignore[assignment]
+
+    assert await consumer.handle_batch(_batch(*events)) == 14
+
+    assert calls == [events[0].id, flaky.id, flaky.id, events[2].id, events[3].id]
+    assert [await _effects(common_db, e.id) for e in events] == [1, 1, 1, 1]
+    assert await _inbox_ids(common_db, consumer) == {e.id for e in events}
+    assert consumer.handled_count == 4 and consumer.dead_letter_count == 0
+
+
+async def test_duplicates_in_a_batch_and_events_handled_before_are_skipped(
+    common_db: CommonDb,
+) -> None:
+    earlier, fresh = _case_event(), _case_event()
+    calls: list[str] = []
+
+    async def handler(session: AsyncSession, event: CloudEvent, payload: BaseModel) -> None:
+        calls.append(event.id)
+        session.add(Effect(event_id=event.id, note="done"))
+
+    consumer = _consumer(common_db, handler)
+    assert await consumer.handle_batch(_batch(earlier)) == 11
+
+    next_offset = await consumer.handle_batch(_batch(earlier, fresh, fresh, earlier, fresh))
+
+    assert next_offset == 15
+    assert calls == [earlier.id, fresh.id]
+    assert await _effects(common_db, earlier.id) == await _effects(common_db, fresh.id) == 1
+    assert consumer.handled_count == 2
+
+
+async def test_an_infrastructure_error_mid_batch_loses_nothing(common_db: CommonDb) -> None:
+    events = [_case_event() for _ in range(3)]
+    calls: list[str] = []
+    outages = 0
+
+    async def handler(session: AsyncSession, event: CloudEvent, payload: BaseModel) -> None:
+        nonlocal outages
+        calls.append(event.id)
+        session.add(Effect(event_id=event.id, note="done"))
+        if event.id == events[1].id and outages < 3:
+            outages += 1
+            raise OperationalError("INSERT", {}, ConnectionResetError("database restarting"))
+
+    consumer = _consumer(common_db, handler, max_attempts=2)
+    stub = _StubDlqProducer()
+    consumer._producer = stub  # type: ignore[assignment]
+
+    assert await consumer.handle_batch(_batch(*events)) == 13
+
+    # The whole transaction went back each time (beyond max_attempts: it is waited out).
+    assert calls == [events[0].id, events[1].id] * 4 + [events[2].id]
+    assert [await _effects(common_db, e.id) for e in events] == [1, 1, 1]
+    assert await _inbox_ids(common_db, consumer) == {e.id for e in events}
+    assert stub.dead_letters == [] and consumer.handled_count == 3
+
+
+async def test_a_poison_record_in_a_batch_is_dead_lettered_between_the_others(
+    common_db: CommonDb,
+) -> None:
+    before, after = _case_event(), _case_event()
+    records = _batch(before, _case_event(), after)
+    records[1] = _record(b"\xff not json", list(records[1].headers), offset=11)
+    consumer = _consumer(common_db)
+    stub = _StubDlqProducer()
+    consumer._producer = stub  # type: ignore[assignment]
+
+    assert await consumer.handle_batch(records) == 13
+
+    assert [h[DLQ_ORIGINAL_OFFSET] for _, _, h in stub.dead_letters] == [b"11"]
+    assert await _effects(common_db, before.id) == await _effects(common_db, after.id) == 1
+    assert consumer.handled_count == 2 and consumer.dead_letter_count == 1
+
+
+async def test_a_batch_stopped_while_retrying_commits_the_offset_before_the_failing_record(
+    common_db: CommonDb,
+) -> None:
+    first, broken, last = _case_event(), _case_event(), _case_event()
+
+    async def handler(session: AsyncSession, event: CloudEvent, payload: BaseModel) -> None:
+        if event.id == broken.id:
+            consumer.stop()  # shutting down while this one waits for its retry
+            raise ValueError("not yet")
+        session.add(Effect(event_id=event.id, note="done"))
+
+    consumer = _consumer(common_db, handler, max_attempts=5)
+
+    assert await consumer.handle_batch(_batch(first, broken, last)) == 11
+
+    assert await _effects(common_db, first.id) == 1
+    assert await _effects(common_db, last.id) == 0  # redelivered after the restart
+    assert await _inbox_ids(common_db, consumer) == {first.id}
 
 
 async def test_against_kafka_poison_goes_to_dlq_and_consumption_goes_on(

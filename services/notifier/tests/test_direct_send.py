@@ -7,21 +7,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
+from aiokafka import ConsumerRecord
 from fastapi import FastAPI
+from pydantic import BaseModel
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gov_common.clock import CHINA_TZ
 from gov_common.db import unit_of_work
-from gov_common.events import CloudEvent, parse_payload
+from gov_common.events import CloudEvent, parse_payload, to_kafka
 from gov_common.events.contracts import PETITIONS_CASE_EVENTS
 from gov_common.events.notifier import DELIVERY_FAILED_V1, DELIVERY_SUCCEEDED_V1
+from gov_common.messaging.inbox import Handler, IdempotentConsumer
+from gov_common.testing import consumer_record
 from notifier.channels.base import Attempt
 from notifier.config import Settings
 from notifier.consumers import event_handlers
+from notifier.db import InboxMessage
 from notifier.deliveries import service
 from notifier.deliveries.dispatcher import DeliveryDispatcher
 from notifier.deliveries.models import Delivery, DeliveryStatus
@@ -108,6 +115,56 @@ async def test_a_planning_transaction_that_rolls_back_sends_nothing(
             await asyncio.sleep(0.5)
     assert unit.requests == [] and boss.requests == []
     assert await _deliveries(app, event) == []
+
+
+def _records(*events: CloudEvent) -> list[ConsumerRecord[bytes, bytes]]:
+    kafka = [to_kafka(event, key="k") for event in events]
+    return [
+        consumer_record(PETITIONS_CASE_EVENTS, k.value, k.headers, offset=offset)
+        for offset, k in enumerate(kafka)
+    ]
+
+
+async def test_a_consumed_batch_sends_after_its_commit_and_nothing_of_a_rolled_back_handler(
+    app: FastAPI, client: httpx.AsyncClient, settings: Settings
+) -> None:
+    settings, dispatcher = _quiet_rounds(app, settings)
+    handlers = event_handlers(
+        settings, [PETITIONS_CASE_EVENTS], cipher=app.state.cipher, dispatcher=dispatcher
+    )
+    events = [overdue_event() for _ in range(3)]
+    failed_once: set[str] = set()
+
+    def failing_once_after_planning(handler: Handler) -> Handler:
+        async def handle(session: AsyncSession, event: CloudEvent, payload: BaseModel) -> None:
+            await handler(session, event, payload)  # planned, claimed, send registered
+            if event.id == events[1].id and event.id not in failed_once:
+                failed_once.add(event.id)
+                raise ValueError("failed after planning")
+
+        return handle
+
+    consumer = IdempotentConsumer(
+        name=f"batch-{uuid.uuid4().hex[:8]}",
+        topics=[PETITIONS_CASE_EVENTS],
+        handlers={t: failing_once_after_planning(h) for t, h in handlers.items()},
+        session_factory=app.state.sessions,
+        inbox_model=InboxMessage,
+        bootstrap_servers="unused:1",
+        retry_base_s=0.01,
+        retry_cap_s=0.05,
+    )
+    async with running(Receiver()) as unit, running(Receiver()) as boss:
+        await _setup(client, unit_hook=unit.url, supervisor_hook=boss.url)
+        async with _dispatching(dispatcher):
+            assert await consumer.handle_batch(_records(*events)) == 3
+            rows = [await _until_final(app, event, 2) for event in events]
+    assert failed_once == {events[1].id}
+    # Each sent once, straight after a commit (the claim rounds sleep): the rolled-back
+    # planning of the failing handler sent nothing, its retry sent its own.
+    assert all(d.status is DeliveryStatus.SUCCEEDED and d.attempts == 1 for r in rows for d in r)
+    assert len(unit.accepted()) == len(boss.accepted()) == 3
+    assert len({r["headers"]["x-gov-delivery-id"] for r in unit.requests}) == 3
 
 
 async def test_a_process_dead_after_the_commit_leaves_the_delivery_to_the_lease(

@@ -7,8 +7,9 @@ when the work succeeds and rolls back when it raises.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -20,7 +21,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction
 
 # Stable constraint names make Alembic migrations reviewable and reversible.
 NAMING_CONVENTION = {
@@ -145,3 +146,79 @@ def str_enum(enum: type[StrEnum], name: str) -> Enum:
         length=max(len(m.value) for m in enum),
         values_callable=lambda members: [m.value for m in members],
     )
+
+
+def after_commit(
+    session: AsyncSession,
+    callback: Callable[[], None],
+    *,
+    on_discard: Callable[[], None] | None = None,
+) -> None:
+    """Run ``callback`` once ``session``'s outermost transaction has committed.
+
+    SQLAlchemy's own ``after_commit`` event also fires when a SAVEPOINT is released, which
+    commits nothing: the consumer runs each event's handler in a savepoint of one batch
+    transaction. This waits for the real commit, and drops the callback (calling
+    ``on_discard``) if the savepoint it was registered in, or the transaction, rolls back.
+    """
+    sync = session.sync_session
+    # Beginning the transaction (if nothing has yet) does no I/O.
+    registered_in = sync.get_nested_transaction() or sync.get_transaction() or sync.begin()
+    pending: list[_AfterCommit] | None = sync.info.get(_AFTER_COMMIT)
+    if pending is None:
+        # One set of listeners per session, however many callbacks a batch registers.
+        sync.info[_AFTER_COMMIT] = pending = []
+        event.listen(sync, "after_commit", _committed)
+        event.listen(sync, "after_soft_rollback", _rolled_back)
+        event.listen(sync, "after_transaction_end", _ended)
+    pending.append(_AfterCommit(registered_in, callback, on_discard))
+
+
+_AFTER_COMMIT = "gov_after_commit"
+
+
+@dataclass(frozen=True)
+class _AfterCommit:
+    registered_in: SessionTransaction
+    callback: Callable[[], None]
+    on_discard: Callable[[], None] | None
+
+    def within(self, transaction: SessionTransaction) -> bool:
+        """Was it registered in ``transaction`` or in a savepoint inside it?"""
+        current: SessionTransaction | None = self.registered_in
+        while current is not None:
+            if current is transaction:
+                return True
+            current = current.parent
+        return False
+
+
+def _take(session: Session, which: Callable[[_AfterCommit], bool]) -> list[_AfterCommit]:
+    pending: list[_AfterCommit] = session.info[_AFTER_COMMIT]
+    taken = [entry for entry in pending if which(entry)]
+    if taken:
+        session.info[_AFTER_COMMIT] = [entry for entry in pending if not which(entry)]
+    return taken
+
+
+def _committed(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint released: nothing committed yet
+        return
+    for entry in _take(session, lambda _: True):
+        entry.callback()
+
+
+def _discard(entries: list[_AfterCommit]) -> None:
+    for entry in entries:
+        if entry.on_discard is not None:
+            entry.on_discard()
+
+
+def _rolled_back(session: Session, previous: SessionTransaction) -> None:
+    _discard(_take(session, lambda entry: entry.within(previous)))
+
+
+def _ended(session: Session, transaction: SessionTransaction) -> None:
+    # Also when the session closes without a rollback (e.g. a commit that failed).
+    if transaction.parent is None:
+        _discard(_take(session, lambda _: True))

@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 import asyncpg
 import httpx
 import pytest
+from aiokafka import ConsumerRecord
 from sqlalchemy.engine import make_url
 
 T = TypeVar("T")
@@ -344,6 +345,30 @@ def spans() -> Iterator[Any]:
 
 
 # ------------------------------------------------------------------------- processes
+
+
+def consumer_record(
+    topic: str,
+    value: bytes | None,
+    headers: Sequence[tuple[str, bytes]],
+    *,
+    offset: int = 0,
+    key: bytes = b"k",
+) -> ConsumerRecord[bytes, bytes]:
+    """A record as the consumer fetches it, to feed ``IdempotentConsumer`` without Kafka."""
+    return ConsumerRecord(
+        topic=topic,
+        partition=0,
+        offset=offset,
+        timestamp=0,
+        timestamp_type=0,
+        key=key,
+        value=value,
+        checksum=None,
+        serialized_key_size=len(key),
+        serialized_value_size=len(value or b""),
+        headers=tuple(headers),
+    )
 
 
 def free_port() -> int:

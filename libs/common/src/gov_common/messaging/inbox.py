@@ -3,14 +3,17 @@
 For every record: decode the CloudEvent, validate its payload against the registry, then in
 one transaction insert ``(consumer, event id)`` into the inbox and run the handler. A
 duplicate inbox row means the work is already done, so a redelivered event changes nothing.
+The records of one fetch (per partition, at most ``max_poll_records``) share that
+transaction, each handler in a savepoint; a failing one is rolled back alone and retried by
+itself before the records after it (:meth:`IdempotentConsumer.handle_batch`).
 Offsets are committed only after that transaction has committed. A record that can never
-succeed goes to ``<topic>.dlq`` with the reason in headers, and consumption moves on.
-"""
+succeed goes to ``<topic>.dlq`` with the reason in headers, and consumption moves on."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -21,7 +24,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import MessageSizeTooLargeError
 from opentelemetry.trace import SpanKind
 from pydantic import BaseModel
-from sqlalchemy import DateTime, String, func
+from sqlalchemy import DateTime, String, delete, func
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -90,6 +93,16 @@ def _is_infrastructure_error(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
     return isinstance(exc, _INFRASTRUCTURE_ERRORS)
+
+
+@dataclass
+class _Parsed:
+    """A decoded record; no handler (nor payload) when this consumer does not need its type."""
+
+    record: ConsumerRecord[bytes, bytes]
+    event: CloudEvent
+    payload: BaseModel | None
+    handler: Handler | None
 
 
 @dataclass
@@ -208,13 +221,11 @@ class IdempotentConsumer:
         while not self._stopping.is_set():
             batches = await self._consumer.getmany(timeout_ms=500)
             for tp, records in batches.items():
-                for record in records:
-                    if self._stopping.is_set():
-                        break
-                    outcome = await self.handle_record(record)
-                    if outcome is None:  # stopping while retrying: leave the offset uncommitted
-                        break
-                    self._pending[tp] = record.offset + 1
+                if self._stopping.is_set():
+                    break
+                next_offset = await self.handle_batch(records)
+                if next_offset is not None:
+                    self._pending[tp] = next_offset
             await self.commit_pending()
             self._record_lag(batches)
 
@@ -234,53 +245,233 @@ class IdempotentConsumer:
         offsets, self._pending = self._pending, {}
         await consumer.commit(offsets)
 
+    async def handle_batch(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> int | None:
+        """Handle one partition's fetched records, in offset order, to final outcomes; the
+        offset to commit (after the last record with one), None if none reached one (stopped).
+
+        The records' handlers run in one transaction, each in a savepoint: one commit for the
+        batch instead of one per record. A record that fails is rolled back alone, the work
+        before it commits, and it then goes the per-record way (retries, dead letter) before
+        the records after it run, so one aggregate's events still take effect in order.
+        """
+        next_offset: int | None = None
+        run: list[_Parsed] = []
+
+        async def handle_run() -> bool:
+            nonlocal next_offset
+            done = await self._handle_run(run)
+            if done:
+                next_offset = run[done - 1].record.offset + 1
+            finished = done == len(run)
+            run.clear()
+            return finished
+
+        for record in records:
+            if self._stopping.is_set():
+                break
+            parsed = self._parse(record)
+            if isinstance(parsed, _Parsed):
+                run.append(parsed)
+                continue
+            # A dead letter waits for the records before it: offsets move in order.
+            if run and not await handle_run():
+                return next_offset
+            if await self._dead_letter(record, parsed) is None:
+                return next_offset
+            next_offset = record.offset + 1
+        if run and not self._stopping.is_set():
+            await handle_run()
+        return next_offset
+
     async def handle_record(self, record: ConsumerRecord[bytes, bytes]) -> _Outcome | None:
         """Handle one record to a final outcome; None only when stopped before one was reached."""
+        parsed = self._parse(record)
+        if not isinstance(parsed, _Parsed):
+            return await self._dead_letter(record, parsed)
+        return await self._handle_with_retries(parsed)
+
+    def _parse(self, record: ConsumerRecord[bytes, bytes]) -> _Parsed | Exception:
+        """The record's event, payload and handler, or why it can never be handled."""
         try:
             event = from_kafka(record.value, record.headers)
             if event.type not in EVENT_TYPES:
                 raise UnknownEventTypeError(f"unknown event type {event.type!r}")
             handler = self._handlers.get(event.type)
-            if handler is None:
-                return _Outcome(handled=False)  # a known type this consumer does not need
-            payload = parse_payload(event)
+            if handler is None:  # a known type this consumer does not need
+                return _Parsed(record, event, None, None)
+            return _Parsed(record, event, parse_payload(event), handler)
         except (MalformedEventError, UnknownEventTypeError, SchemaViolationError) as exc:
-            return await self._dead_letter(record, exc)
+            return exc
 
+    async def _handle_run(self, run: list[_Parsed]) -> int:
+        """Handle ``run`` in batch transactions; how many of its records (from the first)
+        reached a final outcome — fewer than all only when stopped."""
+        done = 0
+        while done < len(run):
+            rest = run[done:]
+            try:
+                result = await self._batch_waiting_out_infrastructure(rest)
+            except Exception as exc:
+                # Something beyond one handler failed (the inbox insert, the commit): nothing
+                # was committed, so take the records one by one, each with its own retries.
+                log.warning(
+                    "consumer.batch_failed", consumer=self.name, records=len(rest), error=repr(exc)
+                )
+                for item in rest:
+                    if await self._handle_with_retries(item) is None:
+                        return done
+                    done += 1
+                return done
+            if result is None:
+                return done
+            committed, failure = result
+            done += committed
+            if failure is None:
+                break
+            if await self._handle_with_retries(run[done], failure) is None:
+                return done
+            done += 1
+        return done
+
+    async def _batch_waiting_out_infrastructure(
+        self, run: list[_Parsed]
+    ) -> tuple[int, Exception | None] | None:
         attempt = 0
         while True:
             attempt += 1
             try:
-                with span_from_event(
-                    f"process {record.topic}", event.traceparent, kind=SpanKind.CONSUMER
-                ) as span:
-                    span.set_attribute("messaging.message.id", event.id)
-                    span.set_attribute("cloudevents.event_type", event.type)
-                    done = await self._handle_once(event, payload, handler)
-                if done:
-                    self.handled_count += 1
-                    CONSUMER_HANDLED.labels(service_name(), self.name, event.type).inc()
-                    if self._on_handled is not None:
-                        self._on_handled(event)
-                return _Outcome(handled=done)
-            except PermanentEventError as exc:
-                return await self._dead_letter(record, exc)
+                return await self._handle_batch_once(run)
             except Exception as exc:
-                infrastructure = _is_infrastructure_error(exc)
-                if not infrastructure and attempt >= self._max_attempts:
-                    return await self._dead_letter(record, exc)
+                if not _is_infrastructure_error(exc):
+                    raise
                 delay = backoff_delay(attempt, base=self._retry_base, cap=self._retry_cap)
                 log.warning(
                     "consumer.retry",
                     consumer=self.name,
-                    event_id=event.id,
-                    event_type=event.type,
+                    records=len(run),
+                    first_offset=run[0].record.offset,
                     attempt=attempt,
                     error=repr(exc),
                     retry_in_s=round(delay, 2),
                 )
                 if await sleep_or_stop(self._stopping, delay):
                     return None
+
+    async def _handle_batch_once(self, run: list[_Parsed]) -> tuple[int, Exception | None]:
+        """One transaction: the inbox rows of ``run`` at once, then each new event's handler in
+        a savepoint. Stops at the first handler that fails: that one and the rest are taken
+        out of the inbox again, the work before it commits. How many records were committed,
+        and the failure. An infrastructure error rolls the whole transaction back (raised)."""
+        handled: list[_Parsed] = []
+        failure: Exception | None = None
+        committed = len(run)
+        async with unit_of_work(self._sessions) as session:
+            rows = {
+                item.event.id: {
+                    "consumer": self.name,
+                    "event_id": item.event.id,
+                    "event_type": item.event.type,
+                }
+                for item in run
+                if item.handler is not None
+            }
+            new: set[str] = set()
+            if rows:
+                new = set(
+                    await session.scalars(
+                        insert(self._inbox)
+                        .values(list(rows.values()))
+                        .on_conflict_do_nothing()
+                        .returning(self._inbox.event_id)
+                    )
+                )
+            inserted = frozenset(new)
+            for index, item in enumerate(run):
+                if item.handler is None:
+                    continue
+                if item.event.id not in new:  # done before, or earlier in this batch
+                    log.info(
+                        "consumer.duplicate_skipped", consumer=self.name, event_id=item.event.id
+                    )
+                    continue
+                new.discard(item.event.id)
+                assert item.payload is not None
+                try:
+                    with self._span(item):
+                        async with session.begin_nested():
+                            await item.handler(session, item.event, item.payload)
+                except Exception as exc:
+                    if _is_infrastructure_error(exc):
+                        raise
+                    failure, committed = exc, index
+                    break
+                handled.append(item)
+            if failure is not None:
+                # Left for the per-record path (and a dead letter must leave no inbox row).
+                forget = inserted - {item.event.id for item in handled}
+                await session.execute(
+                    delete(self._inbox).where(
+                        self._inbox.consumer == self.name, self._inbox.event_id.in_(forget)
+                    )
+                )
+        for item in handled:
+            self._count_handled(item.event)
+        return committed, failure
+
+    async def _handle_with_retries(
+        self, item: _Parsed, failure: Exception | None = None
+    ) -> _Outcome | None:
+        """The per-record path: a transaction per attempt, retries with backoff, a dead letter
+        on a permanent error or after max attempts; ``failure`` is a first attempt's error."""
+        if item.handler is None:
+            return _Outcome(handled=False)
+        assert item.payload is not None
+        attempt = 0 if failure is None else 1
+        while True:
+            if failure is not None:
+                if isinstance(failure, PermanentEventError):
+                    return await self._dead_letter(item.record, failure)
+                infrastructure = _is_infrastructure_error(failure)
+                if not infrastructure and attempt >= self._max_attempts:
+                    return await self._dead_letter(item.record, failure)
+                delay = backoff_delay(attempt, base=self._retry_base, cap=self._retry_cap)
+                log.warning(
+                    "consumer.retry",
+                    consumer=self.name,
+                    event_id=item.event.id,
+                    event_type=item.event.type,
+                    attempt=attempt,
+                    error=repr(failure),
+                    retry_in_s=round(delay, 2),
+                )
+                if await sleep_or_stop(self._stopping, delay):
+                    return None
+            attempt += 1
+            try:
+                with self._span(item):
+                    done = await self._handle_once(item.event, item.payload, item.handler)
+            except Exception as exc:
+                failure = exc
+                continue
+            if done:
+                self._count_handled(item.event)
+            return _Outcome(handled=done)
+
+    @contextmanager
+    def _span(self, item: _Parsed) -> Iterator[None]:
+        with span_from_event(
+            f"process {item.record.topic}", item.event.traceparent, kind=SpanKind.CONSUMER
+        ) as span:
+            span.set_attribute("messaging.message.id", item.event.id)
+            span.set_attribute("cloudevents.event_type", item.event.type)
+            yield
+
+    def _count_handled(self, event: CloudEvent) -> None:
+        """After the event's transaction committed."""
+        self.handled_count += 1
+        CONSUMER_HANDLED.labels(service_name(), self.name, event.type).inc()
+        if self._on_handled is not None:
+            self._on_handled(event)
 
     async def _handle_once(self, event: CloudEvent, payload: BaseModel, handler: Handler) -> bool:
         async with unit_of_work(self._sessions) as session:

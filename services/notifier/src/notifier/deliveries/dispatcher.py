@@ -10,10 +10,10 @@ from datetime import timedelta
 import httpx
 import structlog
 from opentelemetry.trace import SpanKind
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gov_common.db import unit_of_work
+from gov_common.db import after_commit, unit_of_work
 from gov_common.events.contracts import NOTIFIER_DELIVERY_EVENTS
 from gov_common.metrics import NOTIFIER_DELIVERIES
 from gov_common.security.crypto import DecryptionError, FieldCipher
@@ -82,6 +82,9 @@ class DeliveryDispatcher:
         # Sends started the moment a consumer's transaction committed, and their outcomes
         # waiting to be recorded together (see send_after_commit).
         self._direct: set[asyncio.Task[None]] = set()
+        # Direct sends claimed in a transaction not committed yet: the consumer plans a whole
+        # batch of events in one, and they count against the in-flight cap as well.
+        self._awaiting_commit = 0
         self._finished: list[tuple[Delivery, Attempt, str | None]] = []
         self._record_wakeup = asyncio.Event()
         self._draining = False
@@ -92,10 +95,12 @@ class DeliveryDispatcher:
     def take_send(self, channel: str) -> bool:
         """May a delivery on ``channel`` be sent right now, outside the claim rounds?
 
-        Yes while fewer than a batch of direct sends are in flight and the channel's rate
+        Yes while fewer than a batch of direct sends are in flight or awaiting their
+        transaction's commit, and the channel's rate
         has a send left (taken here, so the per-channel throttle holds for both paths).
         """
-        return len(self._direct) < self._batch_size and self._limits.try_acquire(channel)
+        in_flight = len(self._direct) + self._awaiting_commit
+        return in_flight < self._batch_size and self._limits.try_acquire(channel)
 
     def send_after_commit(
         self, session: AsyncSession, claimed: list[Delivery], *, wake: bool = False
@@ -119,8 +124,12 @@ class DeliveryDispatcher:
         """
         if not claimed and not wake:
             return
+        if claimed:
+            self._awaiting_commit += 1
 
-        def committed(_: object) -> None:
+        def committed() -> None:
+            if claimed:
+                self._awaiting_commit -= 1
             if wake:
                 self._wakeup.set()
             if claimed and not self._stopping.is_set():  # stopping: the lease covers them
@@ -128,7 +137,13 @@ class DeliveryDispatcher:
                 self._direct.add(task)
                 task.add_done_callback(self._direct.discard)
 
-        event.listen(session.sync_session, "after_commit", committed, once=True)
+        def discarded() -> None:
+            if claimed:
+                self._awaiting_commit -= 1
+
+        # The real commit, not a savepoint's release: the consumer runs each event's handler
+        # in a savepoint of its batch transaction.
+        after_commit(session, committed, on_discard=discarded)
 
     async def _send_now(self, claimed: list[Delivery]) -> None:
         try:
