@@ -121,6 +121,31 @@ async def test_relay_is_woken_by_a_commit_not_by_its_slow_poll(
         await _wait_until_sent(common_db, event_id)
 
 
+async def test_rows_committed_while_the_relay_is_busy_leave_in_one_batch(
+    common_db: CommonDb, infrastructure: Infrastructure, topic_prefix: str
+) -> None:
+    topic = topic_prefix + TOPIC
+    # A window far longer than the three commits below take (about a second).
+    relay = _relay(common_db, infrastructure, topic_prefix, coalesce_s=3)
+    async with running(relay):
+        busy = await _add(common_db, topic, "case-a", "case-b")  # a batch of two rows
+        await _wait_until_sent(common_db, busy[-1])
+        later = []
+        for key in ("case-c", "case-d", "case-e"):
+            # Spaced out: without the window, each would leave in a batch of its own.
+            await asyncio.sleep(0.3)
+            later += await _add(common_db, topic, key)
+        await _wait_until_sent(common_db, later[-1])
+        records = await _consume(infrastructure, topic, 5)
+    async with common_db.sessions() as session:
+        marked = await session.scalars(
+            select(OutboxRow.sent_at).where(OutboxRow.event_id.in_(later))
+        )
+        sent_at = set(marked.all())
+    assert len(sent_at) == 1  # three transactions' rows marked by one batch
+    assert sorted(dict(r.headers)["ce_id"].decode() for r in records) == sorted(busy + later)
+
+
 async def _wait_until_sent(db: CommonDb, event_id: str, within_s: float = 60) -> None:
     async with asyncio.timeout(within_s):
         while True:

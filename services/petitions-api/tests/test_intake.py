@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+from typing import Any
+
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -110,10 +113,18 @@ async def test_a_failed_request_does_not_use_up_its_key(client: httpx.AsyncClien
     assert good.status_code == 201
 
 
+@pytest.mark.parametrize("keyed", [False, True], ids=["no-key", "idempotency-key"])
 async def test_a_repeat_of_the_same_petitioner_and_matter_is_linked(
-    client: httpx.AsyncClient,
+    client: httpx.AsyncClient, keyed: bool
 ) -> None:
-    first = await create(client, petition())
+    # With a key, the earlier cases are read by the claim's statement: the same answers.
+    keys = itertools.count()
+
+    async def register(body: dict[str, Any]) -> dict[str, Any]:
+        headers = {"Idempotency-Key": f"repeat-{next(keys)}"} if keyed else {}
+        return await create(client, body, **headers)
+
+    first = await register(petition())
     phone = first and (await client.get(f"/v1/cases/{first['id']}/petitioner")).json()["phone"]
     again = petition(
         subject="供暖不达标",
@@ -121,7 +132,7 @@ async def test_a_repeat_of_the_same_petitioner_and_matter_is_linked(
         channel="visit",
     )
     again["petitioner"]["phone"] = "+86 " + phone
-    second = await create(client, again)
+    second = await register(again)
     assert second["repeat_of"] == first["id"] and second["first_time"] is False
     assert second["repeat_confirmed"] is False
 
@@ -129,10 +140,10 @@ async def test_a_repeat_of_the_same_petitioner_and_matter_is_linked(
         subject="占道经营", description="小区门口长期占道经营", category_code="CITY-MANAGEMENT"
     )
     other_matter["petitioner"]["phone"] = phone
-    third = await create(client, other_matter)
+    third = await register(other_matter)
     assert third["repeat_of"] is None and third["first_time"] is True
 
-    stranger = await create(client, petition())  # same text, another person
+    stranger = await register(petition())  # same text, another person
     assert stranger["repeat_of"] is None
 
 

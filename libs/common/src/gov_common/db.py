@@ -51,11 +51,17 @@ def create_engine(
     that sat in the pool at least that long: under load connections come back within
     milliseconds, and the ping (three round trips with asyncpg) would double the trips of a
     short transaction, while a connection that outlived a restart has been idle for at least
-    the restart's duration."""
+    the restart's duration.
+
+    At most ``2 × pool_size`` connections (``pool_size`` and as many again under load), all
+    kept once opened, as asyncpg's own pool keeps them: with SQLAlchemy's overflow, a
+    connection returned while ``pool_size`` others sat idle was closed, and the next burst
+    opened it again (connect, authenticate, every statement prepared anew) — under a
+    saturating load that churned connections many times a second."""
     engine = create_async_engine(
         url,
-        pool_size=pool_size,
-        max_overflow=pool_size,
+        pool_size=2 * pool_size,
+        max_overflow=0,
         pool_pre_ping=ping_after_idle_s is None,
         pool_recycle=1800,
     )

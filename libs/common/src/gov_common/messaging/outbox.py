@@ -3,7 +3,8 @@
 A service writes its state change and the event row in one transaction with
 :func:`add_to_outbox`; it never talks to Kafka. The relay publishes unsent rows in id order
 with an idempotent producer (``acks=all``) and marks them sent. It is woken by PostgreSQL
-``NOTIFY`` at commit, and polls slowly as a safety net. One relay per database publishes at a
+``NOTIFY`` at commit, and polls slowly as a safety net; under load it gathers the rows of
+a short window into one batch. One relay per database publishes at a
 time (a PostgreSQL advisory lock), so rows leave in the order they were committed.
 """
 
@@ -133,6 +134,7 @@ class OutboxRelay:
         batch_size: int = 200,
         poll_interval_s: float = 2.0,
         send_timeout_s: float = 30.0,
+        coalesce_s: float = 0.02,
     ) -> None:
         self._model = model
         self._sessions = session_factory
@@ -144,6 +146,7 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._poll_interval = poll_interval_s
         self._send_timeout = send_timeout_s
+        self._coalesce = coalesce_s
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
         self._producer: AIOKafkaProducer | None = None
@@ -178,12 +181,22 @@ class OutboxRelay:
             self.is_leader = True
             await connection.add_listener(NOTIFY_CHANNEL, self._on_notify)
             log.info("outbox.relay_leading", table=self._model.__tablename__)
+            loop = asyncio.get_running_loop()
             while not self._stopping.is_set():
                 self._wakeup.clear()
+                started = loop.time()
                 published = await self.publish_batch()
                 await self._refresh_backlog_metrics()
                 if published < self._batch_size:
                     await self._wait_for_work(connection)
+                    if published > 1:
+                        # Rows are arriving faster than one batch's round trip: gather them
+                        # for up to ``coalesce_s`` after the last batch began, so that under
+                        # load one transaction and one produce carry many rows. A lone row
+                        # (the idle case) never waits.
+                        gather_s = started + self._coalesce - loop.time()
+                        if gather_s > 0:
+                            await sleep_or_stop(self._stopping, gather_s)
         finally:
             self.is_leader = False
             await connection.close(timeout=5)

@@ -58,6 +58,14 @@ def context(case_id: uuid.UUID | str, field: str) -> str:
     return f"petitioners/{case_id}/{field}"
 
 
+_last_protector: tuple[ServiceSettings, Protector] | None = None
+
+
+def _remember_protector(settings: ServiceSettings, protector: Protector) -> None:
+    global _last_protector
+    _last_protector = (settings, protector)
+
+
 class Protector:
     """Seals and opens petitioners' personal data with the service's keys."""
 
@@ -67,7 +75,14 @@ class Protector:
 
     @classmethod
     def from_settings(cls, settings: ServiceSettings) -> Protector:
-        return cls(field_cipher(settings), blind_index(settings))
+        # Once per settings object, not per request: parsing the keyring and setting up
+        # AES-GCM for every key cost more than sealing a petitioner.
+        cached = _last_protector
+        if cached is not None and cached[0] is settings:
+            return cached[1]
+        protector = cls(field_cipher(settings), blind_index(settings))
+        _remember_protector(settings, protector)
+        return protector
 
     def phone_index(self, phone: str | None) -> str | None:
         normalised = normalise_phone(phone) if phone else ""

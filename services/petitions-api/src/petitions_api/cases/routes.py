@@ -89,7 +89,11 @@ async def create_case(
     claim = None
     if idempotency_key is not None:
         claimed = await service.claim_idempotency_key(
-            session, scope=scope, key=idempotency_key, digest=service.request_hash(body)
+            session,
+            scope=scope,
+            key=idempotency_key,
+            digest=service.request_hash(body),
+            lookup=service.repeat_lookup(body, settings),
         )
         if isinstance(claimed, service.IdempotencyClaim):
             claim = claimed

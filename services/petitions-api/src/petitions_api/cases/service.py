@@ -26,6 +26,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    true,
 )
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -185,16 +186,20 @@ async def register(
 
     petitioner = data.petitioner
     protector = Protector.from_settings(settings)
-    match = await _find_repeat(
-        session,
-        settings,
-        subject=data.subject,
-        description=data.description,
-        category_code=data.category_code,
-        phone_index=protector.phone_index(petitioner.phone) if petitioner else None,
-        id_number_index=protector.id_number_index(petitioner.id_number) if petitioner else None,
-        now=now,
-    )
+    if claim is not None and claim.repeat_candidates is not None:
+        # The claim's statement already read the petitioner's earlier cases.
+        match = _best_repeat(settings, data, claim.repeat_candidates)
+    else:
+        match = await _find_repeat(
+            session,
+            settings,
+            subject=data.subject,
+            description=data.description,
+            category_code=data.category_code,
+            phone_index=protector.phone_index(petitioner.phone) if petitioner else None,
+            id_number_index=protector.id_number_index(petitioner.id_number) if petitioner else None,
+            now=now,
+        )
 
     sequence = claim.case_sequence if claim is not None else None
     if sequence is None:
@@ -374,6 +379,43 @@ async def _find_repeat(
     )
 
 
+def _best_repeat(
+    settings: Settings, data: CaseCreate, candidates: list[repeats.Candidate]
+) -> tuple[uuid.UUID, float] | None:
+    return repeats.best_match(
+        subject=data.subject,
+        description=data.description,
+        category_code=data.category_code,
+        candidates=candidates,
+        threshold=settings.repeat_similarity,
+    )
+
+
+@dataclass(frozen=True)
+class RepeatLookup:
+    """Who a new case's petitioner is (blind indexes) and since when earlier cases count:
+    what the repeat check reads, so that the idempotency claim can read it too."""
+
+    phone_index: str | None
+    id_number_index: str | None
+    since: datetime
+
+
+def repeat_lookup(data: CaseCreate, settings: Settings) -> RepeatLookup | None:
+    """None when the case names no phone or ID number (nothing to look up)."""
+    petitioner = data.petitioner
+    if petitioner is None:
+        return None
+    protector = Protector.from_settings(settings)
+    phone_index = protector.phone_index(petitioner.phone)
+    id_number_index = protector.id_number_index(petitioner.id_number)
+    if not phone_index and not id_number_index:
+        return None
+    return RepeatLookup(
+        phone_index, id_number_index, _now() - timedelta(days=settings.repeat_lookback_days)
+    )
+
+
 @functools.cache
 def _repeat_candidates(by_phone: bool, by_id_number: bool) -> Select[Any]:
     """The same petitioner's cases since ``:since``, newest first: built once per identity
@@ -424,31 +466,86 @@ _CLAIM = (
     insert(cast(Table, IdempotencyKey.__table__))
     .values(scope=bindparam("scope"), key=bindparam("key"), request_hash=bindparam("request_hash"))
     .on_conflict_do_nothing(index_elements=["scope", "key"])
-    .returning(case_number_seq.next_value())
+    .returning(case_number_seq.next_value().label("case_sequence"))
 )
+
+
+@functools.cache
+def _claim_and_candidates(by_phone: bool, by_id_number: bool) -> Select[Any]:
+    """:data:`_CLAIM` and the petitioner's earlier cases (:func:`_repeat_candidates`) in one
+    round trip: a row per candidate (one with NULLs when there is none), newest first; no
+    row when the key was claimed before (the candidates are then not read)."""
+    claim = _CLAIM.cte("claim")
+    case_table = cast(Table, Case.__table__)
+    candidate = (
+        _repeat_candidates(by_phone, by_id_number)
+        .add_columns(case_table.c.created_at)
+        .lateral("candidate")
+    )
+    return (
+        select(
+            claim.c.case_sequence,
+            candidate.c.id,
+            candidate.c.subject,
+            candidate.c.description,
+            candidate.c.category_code,
+        )
+        .select_from(claim)
+        .outerjoin(candidate, true())
+        .order_by(candidate.c.created_at.desc())
+    )
 
 
 @dataclass(frozen=True)
 class IdempotencyClaim:
-    """An ``Idempotency-Key`` this request holds, and the case number drawn with it."""
+    """An ``Idempotency-Key`` this request holds, the case number drawn with it and, when
+    the claim looked them up, the petitioner's earlier cases (repeat candidates)."""
 
     scope: str
     key: str
     case_sequence: int | None
+    repeat_candidates: list[repeats.Candidate] | None = None
 
 
 async def claim_idempotency_key(
-    session: AsyncSession, *, scope: str, key: str, digest: str
+    session: AsyncSession,
+    *,
+    scope: str,
+    key: str,
+    digest: str,
+    lookup: RepeatLookup | None = None,
 ) -> IdempotencyClaim | IdempotencyKey:
     """Claim ``key`` for this request, or return the earlier request's record.
 
     The insert waits on a concurrent transaction holding the same key, so two identical
     requests racing each other still create one case. The claim also draws the new case's
-    number from ``case_number_seq`` (one round trip for both; a replay draws none).
+    number from ``case_number_seq`` and, given a ``lookup``, reads the repeat candidates
+    (one round trip for all; a replay draws and reads nothing).
     """
-    claimed = await session.scalar(_CLAIM, {"scope": scope, "key": key, "request_hash": digest})
-    if claimed is not None:
-        return IdempotencyClaim(scope=scope, key=key, case_sequence=claimed)
+    params: dict[str, Any] = {"scope": scope, "key": key, "request_hash": digest}
+    if lookup is None:
+        claimed = await session.scalar(_CLAIM, params)
+        if claimed is not None:
+            return IdempotencyClaim(scope=scope, key=key, case_sequence=claimed)
+    else:
+        if lookup.phone_index:
+            params["phone_index"] = lookup.phone_index
+        if lookup.id_number_index:
+            params["id_number_index"] = lookup.id_number_index
+        params["since"] = lookup.since
+        statement = _claim_and_candidates(bool(lookup.phone_index), bool(lookup.id_number_index))
+        rows = (await session.execute(statement, params)).all()
+        if rows:
+            return IdempotencyClaim(
+                scope=scope,
+                key=key,
+                case_sequence=rows[0].case_sequence,
+                repeat_candidates=[
+                    repeats.Candidate(r.id, r.subject, r.description, r.category_code)
+                    for r in rows
+                    if r.id is not None
+                ],
+            )
     earlier = await session.get(IdempotencyKey, (scope, key))
     assert earlier is not None
     if earlier.request_hash != digest:
