@@ -364,7 +364,15 @@ class Bench:
         """Start the notifier on a backlog of case events; how fast webhooks reach the sink."""
         say(f"notifier: draining a backlog of {len(backlog)} case events")
         await self.start(self.notifier)
+        profiler = None
+        if profile.enabled():  # the drain's first part (it lasts about backlog / 130 s here)
+            profiler = await profile.record(
+                self.notifier.pid, "notifier-drain", min(60, max(5, len(backlog) / 200))
+            )
         arrivals = await self.wait_arrivals(backlog, timeout_s=max(180, len(backlog) / 10))
+        if profiler is not None:
+            await profiler.wait()
+            print(profile.summarise("notifier-drain"))
         times = sorted(arrivals.values())
         per_s = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 0.0
         # The floor posts bodies the size of the notifier's webhooks.

@@ -71,7 +71,15 @@ class DeliveryDispatcher:
         self._batch_size = settings.dispatch_batch_size
         self._lease = timedelta(seconds=settings.claim_lease_s)
         self._owns_http = http is None
-        self._http = http or httpx.AsyncClient(timeout=settings.webhook_timeout_s)
+        # As many kept-alive connections as sends in flight: with httpx's default (20) every
+        # send beyond the 20th closed its connection afterwards and the next one reconnected.
+        connections = httpx.Limits(
+            max_connections=max(100, self._batch_size),
+            max_keepalive_connections=self._batch_size,
+        )
+        self._http = http or httpx.AsyncClient(
+            timeout=settings.webhook_timeout_s, limits=connections
+        )
         self.channels = (
             dict(channels) if channels is not None else build_channels(settings, self._http)
         )
