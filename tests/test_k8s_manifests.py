@@ -80,6 +80,7 @@ METRIC_SERIES = {
     "consumer_dead_letters_total",
     "consumer_events_handled_total",
     "notifier_deliveries_total",
+    "calendar_covered_until_timestamp_seconds",
 }
 
 Doc = dict[str, Any]

@@ -33,7 +33,7 @@ from petitions_api.cases.lifecycle import FINAL_STATES, Action, allowed_actions
 from petitions_api.cases.models import Case
 from petitions_api.cases.schemas import ACTION_BODIES, CaseCreate
 from petitions_api.config import Settings
-from petitions_api.deadlines.calendar import china_date
+from petitions_api.deadlines.days import china_date
 from petitions_api.metrics import rollup
 from petitions_api.metrics import service as metrics
 from petitions_api.metrics.definitions import GRASSROOTS

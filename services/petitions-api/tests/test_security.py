@@ -41,6 +41,7 @@ PATH_VALUES = {
     "service_code": "HEATING",
     "service_request_id": "RX2026-99999999",
     "key_id": "0123456789abcdef",
+    "year": "2099",
 }
 CHENLU = "610203100"
 
@@ -105,6 +106,7 @@ def test_the_policy_follows_the_role_semantics_of_this_service() -> None:
         ("GET", "/v1/api-keys"),
         ("DELETE", "/v1/api-keys/{key_id}"),
         ("GET", "/v1/audit/personal-data-access"),
+        ("PUT", "/v1/calendar/{year}"),  # the State Council's holiday notice, entered
     }
     assert Role.PLANNER not in PERSONAL_DATA_READERS
     assert Role.READ_ONLY not in PERSONAL_DATA_READERS

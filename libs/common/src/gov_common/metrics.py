@@ -41,6 +41,11 @@ CONSUMER_DEAD_LETTERS = Counter(
     "Records sent to the dead-letter topic",
     ["service", "consumer", "topic"],
 )
+CALENDAR_COVERED_UNTIL = Gauge(
+    "calendar_covered_until_timestamp_seconds",
+    "End (Unix time) of the last day deadlines rest on a known, non-provisional holiday calendar",
+    ["service"],
+)
 NOTIFIER_DELIVERIES = Counter(
     "notifier_deliveries_total", "Delivery attempts by outcome", ["channel", "status"]
 )

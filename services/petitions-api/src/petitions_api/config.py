@@ -60,6 +60,26 @@ class Settings(ServiceSettings):
         default=["72h", "24h"], alias="PETITIONS_DUE_SOON_THRESHOLDS"
     )
 
+    # The city's 12345 rules (the clock table, deadlines/clocks.py): a unit returns a wrongly
+    # dispatched ticket within this many working days, and a ticket's time limit may be
+    # extended once by at most this many working days (0: hotline tickets are not extended).
+    hotline_return_working_days: int = Field(
+        default=5, ge=1, le=30, alias="PETITIONS_HOTLINE_RETURN_WORKING_DAYS"
+    )
+    hotline_extension_max_working_days: int = Field(
+        default=5, ge=0, le=30, alias="PETITIONS_HOTLINE_EXTENSION_MAX_WORKING_DAYS"
+    )
+
+    # The working-day calendar (deadlines/calendar): official schedules entered through
+    # PUT /v1/calendar/{year} are read from memory, re-read after this long in other replicas;
+    # a data file of schedules loaded at start-up like the reference data (none: no file); the
+    # warning and alert when the known calendar ends within this many days.
+    calendar_cache_ttl_s: float = Field(default=30.0, ge=0, alias="PETITIONS_CALENDAR_CACHE_TTL_S")
+    calendar_file: Path | None = Field(
+        default=DATA_DIR / "holiday_schedules.yaml", alias="PETITIONS_CALENDAR_FILE"
+    )
+    calendar_warning_days: int = Field(default=60, ge=1, alias="PETITIONS_CALENDAR_WARNING_DAYS")
+
     # Satisfaction rate: weight of "basically satisfied" (基本满意) between 0 and 1.
     basic_satisfaction_weight: float = Field(
         default=1.0, ge=0, le=1, alias="PETITIONS_BASIC_SATISFACTION_WEIGHT"
@@ -96,7 +116,7 @@ class Settings(ServiceSettings):
     @field_validator("due_soon_thresholds")
     @classmethod
     def _thresholds_parse(cls, value: list[str]) -> list[str]:
-        from petitions_api.deadlines.calendar import parse_threshold
+        from petitions_api.deadlines.days import parse_threshold
 
         for item in value:
             parse_threshold(item)  # raises "threshold 'x' is not like 72h, 3d or 30m"

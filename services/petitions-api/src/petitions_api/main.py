@@ -34,6 +34,9 @@ from petitions_api.auth.setup import (
 from petitions_api.cases.routes import router as cases_router
 from petitions_api.config import Settings, get_settings
 from petitions_api.db import ApiKey, OutboxMessage, PersonalDataAccess
+from petitions_api.deadlines.calendar import service as calendar_service
+from petitions_api.deadlines.calendar.cache import cache as calendar_cache
+from petitions_api.deadlines.calendar.routes import router as calendar_router
 from petitions_api.deadlines.sweeper import DeadlineSweeper
 from petitions_api.metrics.routes import router as metrics_router
 from petitions_api.open311.routes import router as open311_router
@@ -54,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_observability(settings)
     reference_cache.ttl_s = settings.reference_cache_ttl_s
+    calendar_cache.ttl_s = settings.calendar_cache_ttl_s
     engine = create_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
@@ -92,6 +96,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 org_units=report.org_units_version,
                 categories=report.categories_version,
             )
+        async with unit_of_work(sessions) as session:
+            await calendar_service.prepare_calendar(session, settings)
         await workers.start()
         try:
             yield
@@ -101,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     routers = [
         cases_router,
+        calendar_router,
         reference_router,
         metrics_router,
         open311_router,

@@ -95,6 +95,11 @@ POLICY = AccessPolicy(
             ("POST", f"/v1/cases/{{case_id}}/actions/{action}"): roles
             for action, roles in ACTIONS.items()
         },
+        # the working-day calendar (deadlines rest on it; entered by an admin)
+        ("GET", "/v1/calendar"): REFERENCE,
+        ("GET", "/v1/calendar/{year}"): REFERENCE,
+        ("GET", "/v1/calendar/{year}/versions"): REFERENCE,
+        ("PUT", "/v1/calendar/{year}"): ADMIN,
         # reference data
         ("GET", "/v1/org-units"): REFERENCE,
         ("GET", "/v1/categories"): REFERENCE,

@@ -58,8 +58,10 @@ class DeadlineKind(StrEnum):
     ACCEPTANCE = "acceptance"  # 受理告知, 15 days
     HANDLING = "handling"  # 办理, 60 days (+ one extension ≤ 30)
     RETURN = "return"  # 退单, 5 working days
-    REVIEW = "review"  # 复查/复核, 30 days
+    REVIEW = "review"  # 复查, 30 days from the request
+    RE_REVIEW = "re_review"  # 复核, 30 days from the request
     HOTLINE = "hotline"  # 12345 time limit of the category's tier
+    SUPERVISION = "supervision"  # 督办: the due date the supervisor set
 
 
 class CaseCreatedV1(BaseModel):
@@ -98,8 +100,15 @@ class CaseEventBase(BaseModel):
     first_time: bool = Field(description="初信初访: not a repeat of an earlier case")
 
 
+PROVISIONAL_DESCRIPTION = (
+    "true when the date rests on a year whose official holiday schedule is not yet known "
+    "(only the rest days fixed by law): it may still move; absent in events before it existed"
+)
+
+
 class CaseAcceptedV1(CaseEventBase):
     handling_due_on: date
+    handling_due_provisional: bool | None = Field(default=None, description=PROVISIONAL_DESCRIPTION)
 
 
 class CaseDeclinedV1(CaseEventBase):
@@ -110,6 +119,8 @@ class CaseDispatchedV1(CaseEventBase):
     to_unit_id: str
     return_due_on: date
     handling_due_on: date | None = None
+    return_due_provisional: bool | None = Field(default=None, description=PROVISIONAL_DESCRIPTION)
+    handling_due_provisional: bool | None = Field(default=None, description=PROVISIONAL_DESCRIPTION)
 
 
 class CaseReturnedV1(CaseEventBase):
@@ -153,6 +164,7 @@ class CaseExtendedV1(CaseEventBase):
     new_handling_due_on: date
     reason: str
     approver: str
+    provisional: bool | None = Field(default=None, description=PROVISIONAL_DESCRIPTION)
 
 
 class CaseSupervisedV1(CaseEventBase):
@@ -168,6 +180,7 @@ class CaseDeadlineAlertV1(CaseEventBase):
     due_at: AwareDatetime
     threshold: str = Field(description='how far before the deadline, e.g. "24h"; "0" when due')
     supervisor_id: str | None = None
+    provisional: bool | None = Field(default=None, description=PROVISIONAL_DESCRIPTION)
 
 
 class CaseDueSoonV1(CaseDeadlineAlertV1):
@@ -176,6 +189,21 @@ class CaseDueSoonV1(CaseDeadlineAlertV1):
 
 class CaseOverdueV1(CaseDeadlineAlertV1):
     pass
+
+
+class CaseDeadlineChangedV1(CaseEventBase):
+    """A running clock's due date moved without anyone acting on the case: the holiday
+    schedule of a year it depends on was entered or changed (e.g. the State Council's notice
+    replaced the provisional calendar)."""
+
+    deadline: DeadlineKind
+    old_due_on: date | None
+    new_due_on: date | None
+    old_due_at: AwareDatetime
+    new_due_at: AwareDatetime
+    provisional: bool = Field(description=PROVISIONAL_DESCRIPTION)
+    reason: str
+    calendar_years: list[int] = Field(description="the years whose schedule the date rests on")
 
 
 # Type names, so producers and consumers refer to constants rather than strings.
@@ -193,6 +221,7 @@ CASE_EXTENDED_V1 = "gov.petitions.case.extended.v1"
 CASE_SUPERVISED_V1 = "gov.petitions.case.supervised.v1"
 CASE_DUE_SOON_V1 = "gov.petitions.case.due_soon.v1"
 CASE_OVERDUE_V1 = "gov.petitions.case.overdue.v1"
+CASE_DEADLINE_CHANGED_V1 = "gov.petitions.case.deadline_changed.v1"
 
 
 def _case_event(name: str, payload: type[BaseModel], description: str) -> EventType:
@@ -230,4 +259,9 @@ EVENT_TYPES: tuple[EventType, ...] = (
     _case_event(CASE_SUPERVISED_V1, CaseSupervisedV1, "A supervisor took the case under 督办."),
     _case_event(CASE_DUE_SOON_V1, CaseDueSoonV1, "A deadline of the case is near (临期预警)."),
     _case_event(CASE_OVERDUE_V1, CaseOverdueV1, "A deadline of the case has passed (超期)."),
+    _case_event(
+        CASE_DEADLINE_CHANGED_V1,
+        CaseDeadlineChangedV1,
+        "A running deadline moved because the holiday calendar of its year changed (时限调整).",
+    ),
 )

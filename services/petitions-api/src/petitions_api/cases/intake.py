@@ -14,7 +14,7 @@ the statement, when the case row exists.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 import orjson
@@ -22,6 +22,8 @@ from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gov_common.messaging.outbox import NOTIFY_CHANNEL
+from petitions_api.deadlines.clocks import ClockSpec, Due
+from petitions_api.deadlines.service import clock_values
 
 # Every column of ``cases`` a registration sets (the rest are NULL or their defaults).
 CASE_COLUMNS = (
@@ -70,12 +72,26 @@ _JSONB = frozenset({"attachments"})
 _CASE_ID = "(SELECT id FROM new_case)"
 
 
+# Every column of ``case_deadlines`` the first clock sets (deadlines.service.clock_values).
+CLOCK_COLUMNS = (
+    "kind",
+    "started_at",
+    "starts_on",
+    "day_count",
+    "length",
+    "extension",
+    "due_on",
+    "due_at",
+    "provisional",
+    "calendar_years",
+    "calendar_revision",
+)
+
+
 @dataclass(frozen=True)
 class FirstClock:
-    kind: str
-    started_at: datetime
-    due_on: date | None
-    due_at: datetime
+    spec: ClockSpec
+    due: Due
 
 
 @dataclass(frozen=True)
@@ -111,13 +127,7 @@ def _statement(*, petitioner: bool, remember: bool) -> TextClause:
         _cte(
             "new_clock",
             "case_deadlines",
-            {
-                "case_id": _CASE_ID,
-                "kind": ":d_kind",
-                "started_at": ":d_started_at",
-                "due_on": ":d_due_on",
-                "due_at": ":d_due_at",
-            },
+            {"case_id": _CASE_ID, **{c: f":d_{c}" for c in CLOCK_COLUMNS}},
         ),
         _cte(
             "new_entry",
@@ -184,11 +194,9 @@ async def write_new_case(
     for column in CASE_COLUMNS:
         value = case[column]
         params[f"c_{column}"] = orjson.dumps(value).decode() if column in _JSONB else value
+    for column, value in clock_values(clock.spec, clock.due).items():
+        params[f"d_{column}"] = value.value if isinstance(value, StrEnum) else value
     params.update(
-        d_kind=clock.kind,
-        d_started_at=clock.started_at,
-        d_due_on=clock.due_on,
-        d_due_at=clock.due_at,
         t_action=entry["action"],
         t_to_status=entry["to_status"],
         t_actor=entry["actor"],

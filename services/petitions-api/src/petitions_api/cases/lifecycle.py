@@ -111,10 +111,6 @@ def transition(status: CaseStatus, action: Action) -> CaseStatus:
         raise ActionNotAllowed(status, action) from None
 
 
-MAX_EXTENSION_DAYS = 30  # 《信访工作条例》: once, at most 30 days
-REVIEW_REQUEST_WINDOW_DAYS = 30  # 复查/复核 requested within 30 days of the reply/opinion
-
-
 @dataclass(frozen=True)
 class CaseFacts:
     """What the guards need to know about a case."""
@@ -129,24 +125,26 @@ class CaseFacts:
     review_requested: bool = False
     final_matter: bool = False  # a repeat of a matter concluded by 复核
     return_due_on: date | None = None
+    # A 复查/复核 request: the day the reply reached the petitioner, the day the request
+    # arrived, and the last day of the window (deadlines.clocks.REVIEW_REQUEST_WINDOW, rolled
+    # past rest days).
+    reply_received_on: date | None = None
+    requested_on: date | None = None
+    review_window_ends_on: date | None = None
 
 
-def check_guards(action: Action, facts: CaseFacts, *, extension_days: int | None = None) -> None:
-    """Raise :class:`GuardFailed` with a message that says what is wrong."""
+def check_guards(action: Action, facts: CaseFacts) -> None:
+    """Raise :class:`GuardFailed` with a message that says what is wrong. (How long an
+    extension may be is the clock's rule: ``deadlines.clocks``.)"""
     if action is A.ACCEPT and facts.final_matter:
         raise GuardFailed(
             "the same matter was concluded after 复核 and is not accepted again; "
             "decline it, or unlink the repeat if it is a different matter"
         )
-    if action is A.EXTEND:
-        if facts.extended:
-            raise GuardFailed("the handling deadline was already extended once")
-        if extension_days is not None and not 1 <= extension_days <= MAX_EXTENSION_DAYS:
-            raise GuardFailed(f"an extension is 1 to {MAX_EXTENSION_DAYS} days")
+    if action is A.EXTEND and facts.extended:
+        raise GuardFailed("the handling deadline was already extended once")
     if action is A.RETURN and facts.return_due_on is not None and facts.today > facts.return_due_on:
-        raise GuardFailed(
-            f"the 5-working-day window for returning the case ended on {facts.return_due_on}"
-        )
+        raise GuardFailed(f"the window for returning the case ended on {facts.return_due_on}")
     if action is A.REOPEN and facts.rating is not Rating.DISSATISFIED:
         raise GuardFailed("only a case rated dissatisfied is reopened")
     if action is A.REQUEST_REVIEW:
@@ -158,11 +156,12 @@ def check_guards(action: Action, facts: CaseFacts, *, extension_days: int | None
             raise GuardFailed("a review of this case was already requested")
         if facts.replied_on is None:
             raise GuardFailed("the case has no reply to review")
-        days = (facts.today - facts.replied_on).days
-        if days > REVIEW_REQUEST_WINDOW_DAYS:
+        ends, requested = facts.review_window_ends_on, facts.requested_on
+        if ends is not None and requested is not None and requested > ends:
             raise GuardFailed(
-                f"a review must be requested within {REVIEW_REQUEST_WINDOW_DAYS} days of the "
-                f"reply ({facts.replied_on}); {days} days have passed"
+                "a review is requested within 30 days of receiving the written reply "
+                f"(received {facts.reply_received_on}; the period ended on {ends}, rolled past "
+                f"rest days); this request arrived on {requested}"
             )
 
 

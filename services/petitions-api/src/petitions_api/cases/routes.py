@@ -21,7 +21,7 @@ from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from gov_common.app import SessionDep
-from gov_common.events.petitions import CaseKind, Channel
+from gov_common.events.petitions import CaseKind, Channel, DeadlineKind
 from gov_common.pagination import Page
 from gov_common.problems import PROBLEM_RESPONSES
 from gov_common.security.access import ForbiddenError
@@ -141,6 +141,13 @@ async def list_cases(
     category: str | None = None,
     channel: Channel | None = None,
     overdue: Annotated[bool | None, Query(description="has a running clock past due")] = None,
+    deadline: Annotated[
+        DeadlineKind | None,
+        Query(description="with overdue: only clocks of this kind, e.g. supervision (督办)"),
+    ] = None,
+    supervised: Annotated[
+        bool | None, Query(description="under 督办: a supervision clock is running")
+    ] = None,
     first_time: bool | None = None,
     received_from: date | None = None,
     received_to: date | None = None,
@@ -184,6 +191,8 @@ async def list_cases(
         category_code=category,
         channel=channel,
         overdue=overdue,
+        deadline=deadline,
+        supervised=supervised,
         first_time=first_time,
         received_from=received_from,
         received_to=received_to,

@@ -152,6 +152,11 @@ class DeadlineRead(BaseModel):
     due_at: datetime
     met_at: datetime | None
     cancelled_at: datetime | None
+    provisional: bool = Field(
+        default=False,
+        description="暂定: the date rests on a year whose official holiday schedule is not known "
+        "yet (only the rest days fixed by law); it is recomputed when the schedule is entered",
+    )
 
 
 class CaseRead(BaseModel):
@@ -283,7 +288,12 @@ class ReopenBody(ActionBody):
 class ExtendBody(ActionBody):
     """Approved by the supervisor who calls it: the approver is the caller."""
 
-    days: int = Field(ge=1, le=30, description="at most 30 days, once")
+    days: int = Field(
+        ge=1,
+        le=30,
+        description="a 信访 handling clock: 1 to 30 days, once (第三十四条); a 12345 ticket: "
+        "working days up to the city's limit; 复查/复核 clocks are not extended",
+    )
     reason: Reason
 
 
@@ -300,7 +310,16 @@ class EscalateBody(ActionBody):
 
 class RequestReviewBody(ActionBody):
     reason: Reason
-    requested_on: date | None = Field(default=None, description="day the request arrived")
+    requested_on: date | None = Field(
+        default=None,
+        description="day the request arrived (收到复查/复核请求之日); today if omitted",
+    )
+    reply_received_on: date | None = Field(
+        default=None,
+        description="day the petitioner received the written reply (e.g. from the 送达回证); "
+        "the reply's day if omitted. The request is in time when it arrived within 30 days of "
+        "this day, the period rolled past rest days (第三十五条、第三十六条)",
+    )
 
 
 ACTION_BODIES: dict[Action, type[ActionBody]] = {

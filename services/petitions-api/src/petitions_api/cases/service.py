@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, cast
@@ -86,24 +86,29 @@ from petitions_api.cases.schemas import (
 )
 from petitions_api.config import Settings
 from petitions_api.db import PersonalDataAccess
+from petitions_api.deadlines import clocks
 from petitions_api.deadlines import service as deadlines
-from petitions_api.deadlines.calendar import (
-    add_working_days,
-    china_date,
-    end_of_day,
-    hotline_due,
-    statutory_due_on,
-)
+from petitions_api.deadlines.calendar.cache import cache as calendar_cache
+from petitions_api.deadlines.calendar.working import WorkingCalendar
+from petitions_api.deadlines.clocks import REVIEW_REQUEST_WINDOW, ClockRule, ClockSpec
+from petitions_api.deadlines.days import china_date
 from petitions_api.deadlines.models import CaseDeadline
 from petitions_api.metrics import rollup
 from petitions_api.reference import service as reference
 from petitions_api.reference.models import OrgUnit, UnitLevel
 
 KIND_PREFIX = {"hotline_ticket": "RX", "petition_case": "XF"}  # 热线 / 信访
-ACCEPTANCE_DAYS = 15  # 《信访工作条例》: decide acceptance within 15 days
-HANDLING_DAYS = 60  # handle within 60 days of acceptance
-REVIEW_DAYS = 30  # 复查/复核 answered within 30 days
-RETURN_WORKING_DAYS = 5  # a wrongly routed case is returned within 5 working days
+# The clocks a reply meets: the handling clock of each kind of case (deadlines/clocks.py).
+HANDLING_KINDS = [
+    DeadlineKind.HANDLING,
+    DeadlineKind.HOTLINE,
+    DeadlineKind.REVIEW,
+    DeadlineKind.RE_REVIEW,
+]
+REVIEW_CLOCK = {
+    ReviewStage.REVIEW: DeadlineKind.REVIEW,
+    ReviewStage.RE_REVIEW: DeadlineKind.RE_REVIEW,
+}
 # Version of the grassroots-resolution definition stamped on case.resolved events and metrics.
 GRASSROOTS_DEFINITION_VERSION = "grassroots-v1"
 EFFECTIVE_RATINGS = frozenset({Rating.SATISFIED, Rating.BASICALLY_SATISFIED})
@@ -240,7 +245,8 @@ async def register(
         "updated_at": now,
     }
     case = Case(**{column: None for column in _CASE_COLUMNS}, **values)
-    clock = await _first_clock(session, case, category, now=now)
+    calendar = await calendar_cache.calendar(session)
+    clock = await _first_clock(session, settings, case, category, calendar, now=now)
     sealed = None
     if petitioner is not None:
         personal = PersonalData(
@@ -256,12 +262,13 @@ async def register(
             "allowed_actions": allowed_actions(case.status),
             "deadlines": [
                 DeadlineRead(
-                    kind=DeadlineKind(clock.kind),
-                    started_at=clock.started_at,
-                    due_on=clock.due_on,
-                    due_at=clock.due_at,
+                    kind=clock.spec.kind,
+                    started_at=clock.spec.started_at,
+                    due_on=clock.due.due_on,
+                    due_at=clock.due.due_at,
                     met_at=None,
                     cancelled_at=None,
+                    provisional=clock.due.provisional,
                 )
             ],
         }
@@ -304,25 +311,31 @@ def _column_value(value: Any) -> Any:
 
 
 async def _first_clock(
-    session: AsyncSession, case: Case, category: Any, *, now: datetime
+    session: AsyncSession,
+    settings: Settings,
+    case: Case,
+    category: Any,
+    calendar: WorkingCalendar,
+    *,
+    now: datetime,
 ) -> intake.FirstClock:
-    """The clock a new case starts with (it has no earlier clock to supersede). Instants in
-    UTC, as the database gives them back."""
+    """The clock a new case starts with (it has no earlier clock to supersede): a petition's
+    acceptance clock from the day it was received, a ticket's tier from now."""
     if case.kind is CaseKind.PETITION_CASE:
-        due_on = statutory_due_on(case.received_on, ACCEPTANCE_DAYS)
-        return intake.FirstClock(
-            kind=DeadlineKind.ACCEPTANCE.value,
-            started_at=now,
-            due_on=due_on,
-            due_at=end_of_day(due_on).astimezone(UTC),
-        )
+        rule = clocks.rule_for(settings, DeadlineKind.ACCEPTANCE, case.kind)
+        spec = clocks.spec_for(rule, started_at=now, starts_on=case.received_on)
+    else:
+        spec = await _hotline_spec(session, settings, case, category, now=now)
+    return intake.FirstClock(spec, clocks.compute(spec, calendar))
+
+
+async def _hotline_spec(
+    session: AsyncSession, settings: Settings, case: Case, category: Any, *, now: datetime
+) -> ClockSpec:
+    rule = clocks.rule_for(settings, DeadlineKind.HOTLINE, CaseKind.HOTLINE_TICKET)
     tier = await reference.tier_for(session, category, case.urgent)
-    due_at, hotline_due_on = hotline_due(now, hours=tier.hours, working_days=tier.working_days)
-    return intake.FirstClock(
-        kind=DeadlineKind.HOTLINE.value,
-        started_at=now,
-        due_on=hotline_due_on,
-        due_at=due_at.astimezone(UTC),
+    return clocks.spec_for(
+        rule, started_at=now, tier_hours=tier.hours, tier_working_days=tier.working_days
     )
 
 
@@ -713,12 +726,25 @@ def _record(
     )
 
 
-async def _facts(session: AsyncSession, case: Case, today: date) -> CaseFacts:
+async def _facts(
+    session: AsyncSession,
+    case: Case,
+    today: date,
+    body: ActionBody,
+    calendar: WorkingCalendar,
+) -> CaseFacts:
     return_clock = await deadlines.open_deadlines(session, case.id, [DeadlineKind.RETURN])
     final_matter = False
     if case.repeat_of is not None:
         earlier = await session.get(Case, case.repeat_of)
         final_matter = bool(earlier and earlier.final)
+    requested_on = window_ends_on = received_reply_on = None
+    if isinstance(body, RequestReviewBody) and case.replied_on is not None:
+        requested_on = body.requested_on or today
+        received_reply_on = body.reply_received_on or case.replied_on
+        _check_review_dates(case.replied_on, received_reply_on, requested_on, today)
+        window = REVIEW_REQUEST_WINDOW
+        window_ends_on = calendar.reckoning().statutory_due_on(received_reply_on, window.length)
     return CaseFacts(
         kind=case.kind,
         status=case.status,
@@ -730,7 +756,37 @@ async def _facts(session: AsyncSession, case: Case, today: date) -> CaseFacts:
         review_requested=case.review_requested,
         final_matter=final_matter,
         return_due_on=return_clock[0].due_on if return_clock else None,
+        reply_received_on=received_reply_on,
+        requested_on=requested_on,
+        review_window_ends_on=window_ends_on,
     )
+
+
+def _check_review_dates(
+    replied_on: date, received_on: date, requested_on: date, today: date
+) -> None:
+    """The days a 复查/复核 request names must be possible: received after the reply was
+    given, requested after it was received, neither in the future."""
+    problems = []
+    if received_on < replied_on:
+        problems.append(
+            ("reply_received_on", f"{received_on} is before the reply was given ({replied_on})")
+        )
+    if received_on > today:
+        problems.append(("reply_received_on", f"{received_on} is in the future"))
+    if requested_on > today:
+        problems.append(("requested_on", f"{requested_on} is in the future"))
+    if requested_on < received_on:
+        problems.append(
+            ("requested_on", f"{requested_on} is before the reply was received ({received_on})")
+        )
+    if problems:
+        raise ProblemError(
+            422,
+            "; ".join(f"{name}: {reason}" for name, reason in problems),
+            problem_type="validation-error",
+            extra={"invalid_params": [{"name": n, "reason": r} for n, r in problems]},
+        )
 
 
 async def perform(
@@ -755,17 +811,14 @@ async def perform(
         raise ActionRefused(str(exc), before, problem_type="action-not-allowed") from None
     now = _now()
     today = china_date(now)
+    calendar = await calendar_cache.calendar(session)
     try:
-        check_guards(
-            action,
-            await _facts(session, case, today),
-            extension_days=body.days if isinstance(body, ExtendBody) else None,
-        )
+        check_guards(action, await _facts(session, case, today, body, calendar))
     except GuardFailed as exc:
         raise ActionRefused(str(exc), before, problem_type="action-refused") from None
 
     handler = _HANDLERS[action]
-    context = _Context(session, settings, case, actor, now, today)
+    context = _Context(session, settings, case, actor, now, today, calendar)
     outcome = await handler(context, body)
     case.status = after
     case.version += 1
@@ -809,9 +862,19 @@ class _Context:
         actor: str,
         now: datetime,
         today: date,
+        calendar: WorkingCalendar,
     ) -> None:
         self.session, self.settings, self.case = session, settings, case
         self.actor, self.now, self.today = actor, now, today
+        self.calendar = calendar
+
+    def rule(self, kind: DeadlineKind) -> ClockRule:
+        return clocks.rule_for(self.settings, kind, self.case.kind)
+
+    async def open_clock(self, spec: ClockSpec) -> CaseDeadline:
+        return await deadlines.open_deadline(
+            self.session, self.case.id, spec, self.calendar, at=self.now
+        )
 
 
 class _Outcome:
@@ -826,12 +889,12 @@ class _Outcome:
         self.created = created
 
 
-async def _handling_due_on(ctx: _Context) -> date | None:
-    kinds = [DeadlineKind.HANDLING, DeadlineKind.HOTLINE, DeadlineKind.REVIEW]
-    open_ = await deadlines.open_deadlines(ctx.session, ctx.case.id, kinds)
-    if not open_:
-        return None
-    clock = open_[-1]
+async def _handling_clock(ctx: _Context) -> CaseDeadline | None:
+    open_ = await deadlines.open_deadlines(ctx.session, ctx.case.id, HANDLING_KINDS)
+    return open_[-1] if open_ else None
+
+
+def _due_day(clock: CaseDeadline) -> date:
     return clock.due_on or china_date(clock.due_at)
 
 
@@ -842,15 +905,20 @@ async def _accept(ctx: _Context, body: ActionBody) -> _Outcome:
     # Petitions get their 60-day clock now; reviews already run their 30-day one, tickets
     # their tier's clock since registration.
     if case.kind is CaseKind.PETITION_CASE and case.review_stage is ReviewStage.ORIGINAL:
-        await deadlines.open_deadline(
-            ctx.session,
-            case.id,
-            DeadlineKind.HANDLING,
-            started_at=ctx.now,
-            due_on=statutory_due_on(ctx.today, HANDLING_DAYS),
-        )
-    due = await _handling_due_on(ctx)
-    return _Outcome([(contracts.CASE_ACCEPTED_V1, {"handling_due_on": due or ctx.today})])
+        rule = ctx.rule(DeadlineKind.HANDLING)
+        await ctx.open_clock(clocks.spec_for(rule, started_at=ctx.now, starts_on=ctx.today))
+    clock = await _handling_clock(ctx)
+    return _Outcome(
+        [
+            (
+                contracts.CASE_ACCEPTED_V1,
+                {
+                    "handling_due_on": _due_day(clock) if clock else ctx.today,
+                    "handling_due_provisional": clock.provisional if clock else False,
+                },
+            )
+        ]
+    )
 
 
 async def _decline(ctx: _Context, body: ActionBody) -> _Outcome:
@@ -883,10 +951,10 @@ async def _dispatch(ctx: _Context, body: ActionBody) -> _Outcome:
             )
         unit = await reference.get_unit(ctx.session, code, field="to_unit_id")
     case.handling_unit_id = unit.code
-    return_due_on = add_working_days(ctx.today, RETURN_WORKING_DAYS)
-    await deadlines.open_deadline(
-        ctx.session, case.id, DeadlineKind.RETURN, started_at=ctx.now, due_on=return_due_on
-    )
+    rule = ctx.rule(DeadlineKind.RETURN)
+    returning = await ctx.open_clock(clocks.spec_for(rule, started_at=ctx.now))
+    return_due_on = _due_day(returning)
+    handling = await _handling_clock(ctx)
     return _Outcome(
         [
             (
@@ -894,7 +962,9 @@ async def _dispatch(ctx: _Context, body: ActionBody) -> _Outcome:
                 {
                     "to_unit_id": unit.code,
                     "return_due_on": return_due_on,
-                    "handling_due_on": await _handling_due_on(ctx),
+                    "return_due_provisional": returning.provisional,
+                    "handling_due_on": _due_day(handling) if handling else None,
+                    "handling_due_provisional": handling.provisional if handling else None,
                 },
             )
         ],
@@ -924,9 +994,10 @@ async def _return(ctx: _Context, body: ActionBody) -> _Outcome:
 async def _reply(ctx: _Context, body: ActionBody) -> _Outcome:
     assert isinstance(body, ReplyBody)
     case = ctx.case
-    kinds = [DeadlineKind.HANDLING, DeadlineKind.HOTLINE, DeadlineKind.REVIEW]
-    met = await deadlines.meet_deadlines(ctx.session, case.id, kinds, at=ctx.now)
+    met = await deadlines.meet_deadlines(ctx.session, case.id, HANDLING_KINDS, at=ctx.now)
     case.on_time = all(ctx.now <= d.due_at for d in met)
+    # The reply answers the 督办 too (a unit's feedback to the supervisor comes with it).
+    await deadlines.meet_deadlines(ctx.session, case.id, [DeadlineKind.SUPERVISION], at=ctx.now)
     case.reply_outcome = body.outcome
     case.replied_on = ctx.today
     unit = await ctx.session.get(OrgUnit, case.handling_unit_id) if case.handling_unit_id else None
@@ -998,55 +1069,62 @@ async def _reopen(ctx: _Context, body: ActionBody) -> _Outcome:
         "on_time",
     ):
         setattr(case, name, None)
+    # The clock starts again from today: a 信访 case's handling (or its 复查/复核) period,
+    # a ticket's tier.
     if case.kind is CaseKind.PETITION_CASE:
-        await deadlines.open_deadline(
-            ctx.session,
-            case.id,
-            DeadlineKind.HANDLING,
-            started_at=ctx.now,
-            due_on=statutory_due_on(ctx.today, HANDLING_DAYS),
-        )
+        kind = REVIEW_CLOCK.get(case.review_stage, DeadlineKind.HANDLING)
+        spec = clocks.spec_for(ctx.rule(kind), started_at=ctx.now, starts_on=ctx.today)
     else:
         category = (
             await reference.get_category(ctx.session, case.category_code)
             if case.category_code
             else None
         )
-        tier = await reference.tier_for(ctx.session, category, case.urgent)
-        due_at, due_on = hotline_due(ctx.now, hours=tier.hours, working_days=tier.working_days)
-        await deadlines.open_deadline(
-            ctx.session,
-            case.id,
-            DeadlineKind.HOTLINE,
-            started_at=ctx.now,
-            due_on=due_on,
-            due_at=due_at,
-        )
+        spec = await _hotline_spec(ctx.session, ctx.settings, case, category, now=ctx.now)
+    await ctx.open_clock(spec)
     return _Outcome([(contracts.CASE_REOPENED_V1, {"reason": body.reason})], details=previous)
 
 
 async def _extend(ctx: _Context, body: ActionBody) -> _Outcome:
+    """Extend the running handling clock once, as its rule allows (deadlines/clocks.py): the
+    extension is counted from the clock's start, with the length, and the end rolled past
+    rest days like any period, never added to a date that was already rolled."""
     assert isinstance(body, ExtendBody)
     case = ctx.case
-    kinds = [DeadlineKind.HANDLING, DeadlineKind.HOTLINE, DeadlineKind.REVIEW]
-    open_ = await deadlines.open_deadlines(ctx.session, case.id, kinds)
-    if not open_:
+    clock = await _handling_clock(ctx)
+    if clock is None:
         raise ActionRefused(
             "the case has no running handling clock to extend",
             case.status,
             problem_type="action-refused",
         )
-    clock = open_[-1]
-    base = clock.due_on or china_date(clock.due_at)
-    new_due_on = base + timedelta(days=body.days)
-    await deadlines.open_deadline(
-        ctx.session,
-        case.id,
-        clock.kind,
-        started_at=clock.started_at,
-        due_on=new_due_on,
-        due_at=(clock.due_at + timedelta(days=body.days)) if clock.due_on is None else None,
-    )
+    rule = ctx.rule(clock.kind)
+    extension = rule.extension
+    if extension is None:
+        raise ActionRefused(
+            f"the {rule.name} cannot be extended ({rule.basis})",
+            case.status,
+            problem_type="action-refused",
+        )
+    spec = deadlines.spec_of(clock)
+    if spec.day_count is not extension.day_count:
+        raise ActionRefused(
+            f"this {rule.name} runs in {spec.day_count.value.replace('_', ' ')}; it is "
+            f"extended in {extension.day_count.value.replace('_', ' ')} only",
+            case.status,
+            problem_type="action-refused",
+        )
+    if not 1 <= body.days <= extension.max_amount:
+        unit = "working days" if extension.day_count is clocks.DayCount.WORKING_DAYS else "days"
+        raise ProblemError(
+            422,
+            f"days: the {rule.name} is extended by 1 to {extension.max_amount} {unit} "
+            f"({extension.basis})",
+            problem_type="validation-error",
+            extra={"invalid_params": [{"name": "days", "reason": "out of range"}]},
+        )
+    extended = await ctx.open_clock(replace(spec, extension=body.days))
+    new_due_on = _due_day(extended)
     case.extended = True
     return _Outcome(
         [
@@ -1055,7 +1133,8 @@ async def _extend(ctx: _Context, body: ActionBody) -> _Outcome:
                 {
                     "new_handling_due_on": new_due_on,
                     "reason": body.reason,
-                    "approver": ctx.actor,  # the supervisor who approves is the one who acts
+                    "approver": ctx.actor,  # the one who approves is the one who acts
+                    "provisional": extended.provisional,
                 },
             )
         ],
@@ -1079,6 +1158,8 @@ async def _supervise(ctx: _Context, body: ActionBody) -> _Outcome:
     # The supervisor is whoever puts the case under supervision (督办), never a name sent.
     ctx.case.supervisor_id = ctx.actor
     ctx.case.supervision_due_on = body.due_on
+    rule = ctx.rule(DeadlineKind.SUPERVISION)
+    await ctx.open_clock(clocks.spec_for(rule, started_at=ctx.now, starts_on=body.due_on))
     return _Outcome(
         [
             (
@@ -1129,6 +1210,7 @@ async def _request_review(ctx: _Context, body: ActionBody) -> _Outcome:
     sequence = await ctx.session.scalar(case_number_seq.next_value())
     assert sequence is not None
     label = "复查" if stage is ReviewStage.REVIEW else "复核"
+    received_reply_on = body.reply_received_on or case.replied_on
     review = Case(
         id=uuid.uuid4(),
         case_number=format_case_number(case.kind.value, requested_on, sequence),
@@ -1166,12 +1248,12 @@ async def _request_review(ctx: _Context, body: ActionBody) -> _Outcome:
         personal = open_petitioner(petitioner, ctx.settings)
         sealed = Protector.from_settings(ctx.settings).seal(review.id, personal)
         ctx.session.add(Petitioner(case_id=review.id, **vars(sealed)))
+    rule = clocks.rule_for(ctx.settings, REVIEW_CLOCK[stage], review.kind)
     await deadlines.open_deadline(
         ctx.session,
         review.id,
-        DeadlineKind.REVIEW,
-        started_at=ctx.now,
-        due_on=statutory_due_on(requested_on, REVIEW_DAYS),
+        clocks.spec_for(rule, started_at=ctx.now, starts_on=requested_on),
+        ctx.calendar,
     )
     _record(
         ctx.session,
@@ -1181,7 +1263,12 @@ async def _request_review(ctx: _Context, body: ActionBody) -> _Outcome:
         actor=ctx.actor,
         at=ctx.now,
         reason=body.reason,
-        details={"review_of": str(case.id), "review_stage": stage.value},
+        details={
+            "review_of": str(case.id),
+            "review_stage": stage.value,
+            "reply_received_on": received_reply_on.isoformat() if received_reply_on else None,
+            "requested_on": requested_on.isoformat(),
+        },
     )
     await ctx.session.flush()
     await ctx.session.refresh(review)
@@ -1193,7 +1280,12 @@ async def _request_review(ctx: _Context, body: ActionBody) -> _Outcome:
     )
     case.review_requested = True
     return _Outcome(
-        details={"review_case_id": str(review.id), "review_stage": stage.value}, created=review
+        details={
+            "review_case_id": str(review.id),
+            "review_stage": stage.value,
+            "requested_on": requested_on.isoformat(),
+        },
+        created=review,
     )
 
 
@@ -1358,6 +1450,8 @@ async def search(
     category_code: str | None = None,
     channel: str | None = None,
     overdue: bool | None = None,
+    deadline: DeadlineKind | None = None,
+    supervised: bool | None = None,
     first_time: bool | None = None,
     received_from: date | None = None,
     received_to: date | None = None,
@@ -1426,9 +1520,21 @@ async def search(
                 CaseDeadline.met_at.is_(None),
                 CaseDeadline.cancelled_at.is_(None),
                 CaseDeadline.due_at < (now or _now()),
+                true() if deadline is None else CaseDeadline.kind == deadline,
             )
         )
         statement = statement.where(late if overdue else ~late)
+    if supervised is not None:
+        # Under 督办: a supervision clock still running.
+        watched = exists().where(
+            and_(
+                CaseDeadline.case_id == Case.id,
+                CaseDeadline.kind == DeadlineKind.SUPERVISION,
+                CaseDeadline.met_at.is_(None),
+                CaseDeadline.cancelled_at.is_(None),
+            )
+        )
+        statement = statement.where(watched if supervised else ~watched)
     if cursor:
         created_at, case_id = decode_cursor(cursor, size=2)
         try:

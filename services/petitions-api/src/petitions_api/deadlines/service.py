@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,28 +15,53 @@ from gov_common.events.petitions import DeadlineKind
 from petitions_api.cases import events
 from petitions_api.cases.models import Case
 from petitions_api.config import Settings
-from petitions_api.deadlines.calendar import end_of_day, parse_threshold
+from petitions_api.deadlines.calendar.models import CalendarVersion
+from petitions_api.deadlines.calendar.working import WorkingCalendar
+from petitions_api.deadlines.clocks import ClockSpec, Due, compute
+from petitions_api.deadlines.days import parse_threshold
 from petitions_api.deadlines.models import CaseDeadline, DeadlineAlert
+
+
+def clock_values(spec: ClockSpec, due: Due) -> dict[str, object]:
+    """The columns of a clock's row: what it was computed from, and the result."""
+    return {
+        "kind": spec.kind,
+        "started_at": spec.started_at,
+        "starts_on": spec.starts_on,
+        "day_count": spec.day_count,
+        "length": spec.length,
+        "extension": spec.extension,
+        "due_on": due.due_on,
+        "due_at": due.due_at,
+        "provisional": due.provisional,
+        "calendar_years": list(due.years),
+        "calendar_revision": due.revision,
+    }
+
+
+def spec_of(clock: CaseDeadline) -> ClockSpec:
+    return ClockSpec(
+        kind=clock.kind,
+        started_at=clock.started_at,
+        starts_on=clock.starts_on,
+        day_count=clock.day_count,
+        length=clock.length,
+        extension=clock.extension,
+    )
 
 
 async def open_deadline(
     session: AsyncSession,
     case_id: uuid.UUID,
-    kind: DeadlineKind,
+    spec: ClockSpec,
+    calendar: WorkingCalendar,
     *,
-    started_at: datetime,
-    due_on: date | None = None,
-    due_at: datetime | None = None,
+    at: datetime | None = None,
 ) -> CaseDeadline:
-    """Start a clock; any open clock of the same kind is superseded (cancelled)."""
-    await cancel_deadlines(session, case_id, [kind], at=started_at)
-    if due_at is None:
-        if due_on is None:
-            raise ValueError("a deadline has a due date or a due instant")
-        due_at = end_of_day(due_on)
-    deadline = CaseDeadline(
-        case_id=case_id, kind=kind, started_at=started_at, due_on=due_on, due_at=due_at
-    )
+    """Start a clock; any open clock of the same kind is superseded (cancelled) at ``at``
+    (default: the clock's start)."""
+    await cancel_deadlines(session, case_id, [spec.kind], at=at or spec.started_at)
+    deadline = CaseDeadline(case_id=case_id, **clock_values(spec, compute(spec, calendar)))
     session.add(deadline)
     await session.flush()
     return deadline
@@ -86,6 +111,14 @@ async def all_deadlines(session: AsyncSession, case_id: uuid.UUID) -> list[CaseD
     return list(rows.all())
 
 
+def stale_condition() -> ColumnElement[bool]:
+    """The clock rests on a year whose schedule has a version newer than the clock."""
+    return exists().where(
+        CalendarVersion.year == func.any(CaseDeadline.calendar_years),
+        CalendarVersion.revision > CaseDeadline.calendar_revision,
+    )
+
+
 @dataclass(frozen=True)
 class SweepResult:
     due_soon: int
@@ -114,8 +147,13 @@ async def sweep(session: AsyncSession, settings: Settings, *, now: datetime) -> 
                 CaseDeadline.met_at.is_(None),
                 CaseDeadline.cancelled_at.is_(None),
                 CaseDeadline.due_at <= horizon,
+                # Never for a date that no longer holds: a clock resting on a year whose
+                # schedule changed since is recomputed first (deadlines.recompute).
+                ~stale_condition(),
             )
             .order_by(CaseDeadline.due_at)
+            # A clock being recomputed is skipped this round; its new date is swept next.
+            .with_for_update(of=CaseDeadline, skip_locked=True)
         )
     ).all()
     due_soon = overdue = 0
@@ -130,8 +168,13 @@ async def sweep(session: AsyncSession, settings: Settings, *, now: datetime) -> 
         for name, _ in crossed:
             inserted = await session.scalar(
                 insert(DeadlineAlert)
-                .values(deadline_id=deadline.id, threshold=name, emitted=name == tightest)
-                .on_conflict_do_nothing(index_elements=["deadline_id", "threshold"])
+                .values(
+                    deadline_id=deadline.id,
+                    threshold=name,
+                    due_at=deadline.due_at,
+                    emitted=name == tightest,
+                )
+                .on_conflict_do_nothing(index_elements=["deadline_id", "threshold", "due_at"])
                 .returning(DeadlineAlert.id)
             )
             if inserted is not None and name == tightest:
@@ -150,6 +193,7 @@ async def sweep(session: AsyncSession, settings: Settings, *, now: datetime) -> 
             due_at=deadline.due_at,
             threshold=tightest,
             supervisor_id=case.supervisor_id,
+            provisional=deadline.provisional,
         )
         await events.publish(session, settings, case, event)
         if is_overdue:
