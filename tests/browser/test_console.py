@@ -8,7 +8,9 @@ Screenshots of the workbench and the dashboard are saved in tests/browser/screen
 from __future__ import annotations
 
 import re
+import time
 import uuid
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -313,4 +315,77 @@ def test_signing_in_wrongly_and_out(console_suite: ConsoleSuite, browser: Any) -
     page.goto(f"{console_suite.url}/queue")
     expect(page).to_have_url(re.compile(r"/login"), timeout=WAIT_MS)
     assert page.evaluate("sessionStorage.length") == 0
+    context.close()
+
+
+def _provisional_year() -> int:
+    """The first year after this one that the installed calendar library does not know."""
+    from petitions_api.deadlines.calendar.sources import CalendarSource, fallback_schedule
+
+    year = date.today().year + 1
+    while fallback_schedule(year).source is not CalendarSource.PROVISIONAL:
+        year += 1
+    return year
+
+
+def test_a_provisional_deadline_reads_zanding_until_the_notice_is_entered(
+    console_suite: ConsoleSuite, browser: Any, screenshots: Path
+) -> None:
+    """Issue 14: a 信访 case accepted today has its 60-day clock in next year, whose holiday
+    schedule no library knows yet: the API says provisional and the console 暂定. Once an admin
+    enters the year's schedule, the clock is recomputed and 暂定 is gone."""
+    from playwright.sync_api import expect
+
+    operator, admin = console_suite.api("operator"), console_suite.api("admin")
+    case = _file(
+        operator,
+        kind="petition_case",
+        channel="letter",
+        subject="小区供暖温度不达标",
+        description="城关街道某小区连续一周室温低于18度。",
+        category_code="HEATING",
+        petitioner={"name": "孙先生", "phone": "13712345678"},
+    )
+    case = _act(operator, case, "accept")
+    handling = next(d for d in case["deadlines"] if d["kind"] == "handling")
+    year = _provisional_year()
+    assert handling["provisional"] is (date.fromisoformat(handling["due_on"]).year >= year)
+
+    context = browser.new_context(viewport=DESKTOP, locale="zh-CN")
+    page = context.new_page()
+    _sign_in(page, console_suite, "operator")
+    page.goto(f"{console_suite.url}/cases/{case['id']}")
+    clock = page.get_by_test_id("deadline-handling")
+    expect(clock).to_be_visible(timeout=WAIT_MS)
+    if handling["provisional"]:
+        expect(clock.get_by_test_id("provisional")).to_have_text("暂定")
+        _shoot(page, screenshots / "case-provisional-deadline.png")
+
+    # The admin enters the year as the State Council's notice gives it (made up here).
+    due_year = date.fromisoformat(handling["due_on"]).year
+    current = admin.get(f"/v1/calendar/{due_year}")
+    rest = [d for d in current.json()["statutory_rest_days"] if date.fromisoformat(d).weekday() < 5]
+    entered = admin.put(
+        f"/v1/calendar/{due_year}",
+        json={
+            "holidays": rest,
+            "make_up_workdays": [],
+            "notice": f"{due_year}年节假日安排（测试）",
+        },
+        headers={"If-Match": current.headers["ETag"]},
+    )
+    assert entered.status_code == 200, entered.text
+    assert entered.json()["calendar"]["source"] == "official"
+    # The recompute runs in the background as soon as the entry commits.
+    for _ in range(60):
+        read = operator.get(f"/v1/cases/{case['id']}").json()
+        handling = next(d for d in read["deadlines"] if d["kind"] == "handling")
+        if not handling["provisional"]:
+            break
+        time.sleep(0.25)
+    assert handling["provisional"] is False
+    page.reload()
+    expect(clock).to_be_visible(timeout=WAIT_MS)
+    expect(clock.get_by_test_id("provisional")).to_have_count(0)
+    expect(page.get_by_test_id("deadline-handling").locator(".badge")).not_to_contain_text("暂定")
     context.close()

@@ -29,12 +29,14 @@ export type Action =
   | "request_review";
 
 export interface Deadline {
-  kind: "acceptance" | "handling" | "return" | "review" | "hotline";
+  kind: "acceptance" | "handling" | "return" | "review" | "re_review" | "hotline" | "supervision";
   started_at: string;
   due_on: string | null;
   due_at: string;
   met_at: string | null;
   cancelled_at: string | null;
+  /** 暂定: rests on a year whose official holiday schedule is not known yet */
+  provisional: boolean;
 }
 
 export interface Case {

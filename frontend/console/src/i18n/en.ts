@@ -16,7 +16,7 @@ const en: typeof zh = {
   action: {
     register: "Register", accept: "Accept", decline: "Decline", dispatch: "Dispatch", take: "Take", return: "Return", reply: "Reply",
     rate: "Call-back rating", close: "Close", reopen: "Reopen", extend: "Extend", supervise: "Supervise", escalate: "Escalate", request_review: "Request review",
-    repeat_linked: "Linked as repeat", repeat_confirmed: "Repeat confirmed", repeat_unlinked: "Repeat unlinked",
+    deadline_changed: "Deadline moved", repeat_linked: "Linked as repeat", repeat_confirmed: "Repeat confirmed", repeat_unlinked: "Repeat unlinked",
   },
   field: {
     reason: "Reason", note: "Note", to_unit_id: "Handling unit", outcome: "Outcome", reply: "Reply", rating: "Rating",
@@ -25,7 +25,9 @@ const en: typeof zh = {
   outcome: { supported: "Supported", explained: "Explained", not_supported: "Not supported" },
   rating: { satisfied: "Satisfied", basically_satisfied: "Basically satisfied", dissatisfied: "Dissatisfied" },
   deadline: {
-    acceptance: "Acceptance", handling: "Handling", return: "Return window", review: "Review", hotline: "Ticket limit",
+    acceptance: "Acceptance", handling: "Handling", return: "Return window", review: "Review (复查)", re_review: "Re-review (复核)", hotline: "Ticket limit",
+    supervision: "Supervision", provisional: "provisional",
+    provisionalHint: "the year's official holiday schedule is not entered yet: counted on the statutory holidays only, recomputed once it is",
     left: "{n} working days left", today: "Due today", hoursLeft: "{n} h left", overdueBy: "{n} working days overdue", overdueHours: "Overdue",
     met: "Met", cancelled: "Stopped", due: "due {at}", none: "No clock",
   },

@@ -14,7 +14,7 @@ export default {
   action: {
     register: "登记", accept: "受理", decline: "不予受理", dispatch: "派单", take: "签收", return: "退单", reply: "答复",
     rate: "回访评价", close: "办结", reopen: "重新办理", extend: "延期", supervise: "督办", escalate: "提级", request_review: "复查/复核申请",
-    repeat_linked: "关联重复件", repeat_confirmed: "确认重复", repeat_unlinked: "解除重复",
+    deadline_changed: "期限调整", repeat_linked: "关联重复件", repeat_confirmed: "确认重复", repeat_unlinked: "解除重复",
   },
   field: {
     reason: "理由", note: "备注", to_unit_id: "承办单位", outcome: "答复结果", reply: "答复意见", rating: "评价",
@@ -23,7 +23,9 @@ export default {
   outcome: { supported: "支持", explained: "解释说明", not_supported: "不支持" },
   rating: { satisfied: "满意", basically_satisfied: "基本满意", dissatisfied: "不满意" },
   deadline: {
-    acceptance: "受理期限", handling: "办理期限", return: "退单期限", review: "复查/复核期限", hotline: "工单时限",
+    acceptance: "受理期限", handling: "办理期限", return: "退单期限", review: "复查期限", re_review: "复核期限", hotline: "工单时限",
+    supervision: "督办期限", provisional: "暂定",
+    provisionalHint: "所在年度的国务院节假日安排尚未录入，仅按法定节日计算，录入后将重新计算",
     left: "剩 {n} 个工作日", today: "今日到期", hoursLeft: "剩 {n} 小时", overdueBy: "超期 {n} 个工作日", overdueHours: "已超期",
     met: "已按时完成", cancelled: "已停止", due: "到期 {at}", none: "无计时",
   },

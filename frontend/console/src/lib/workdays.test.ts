@@ -1,6 +1,27 @@
-import { describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import type { Deadline } from "../api/petitions";
+import { forgetCalendar, useYear, yearsBetween } from "./calendar";
 import { countdown, nextDeadline, queueOrder, workingDaysBetween } from "./workdays";
+
+// 2026 as GET /v1/calendar/2026 answers it (source: library; the State Council's notice):
+// National Day and Mid-Autumn 1–7 October, Sun 20 Sep and Sat 10 Oct worked.
+const Y2026 = {
+  year: 2026,
+  source: "library" as const,
+  holidays: ["2026-01-01", "2026-01-02", "2026-02-16", "2026-02-17", "2026-02-18", "2026-02-19",
+    "2026-02-20", "2026-02-23", "2026-04-06", "2026-05-01", "2026-05-04", "2026-05-05",
+    "2026-06-19", "2026-09-25", "2026-10-01", "2026-10-02", "2026-10-05", "2026-10-06", "2026-10-07"],
+  make_up_workdays: ["2026-01-04", "2026-02-14", "2026-02-28", "2026-05-09", "2026-09-20", "2026-10-10"],
+  notice: null,
+  version: 0,
+  updated_at: null,
+  updated_by: null,
+};
+
+beforeEach(() => {
+  forgetCalendar();
+  useYear(Y2026);
+});
 
 const clock = (due_at: string, extra: Partial<Deadline> = {}): Deadline => ({
   kind: "handling",
@@ -9,14 +30,25 @@ const clock = (due_at: string, extra: Partial<Deadline> = {}): Deadline => ({
   due_at,
   met_at: null,
   cancelled_at: null,
+  provisional: false,
   ...extra,
 });
 
 describe("working days on China's calendar", () => {
   it("skips the National Day holiday and counts the make-up Saturday", () => {
-    // 2026: 1–7 October off; Sunday 27 September and Saturday 10 October are 调休 working days.
+    // 2026: 1–7 October off; Saturday 10 October is a 调休 working day.
     expect(workingDaysBetween("2026-09-30", "2026-10-08")).toBe(1); // only the 8th
     expect(workingDaysBetween("2026-10-09", "2026-10-10")).toBe(1); // Saturday, a working day
+  });
+
+  it("takes a year's schedule from the API, and a later official one over it", () => {
+    // 2027 not loaded: Monday to Friday. Loaded as provisional: New Year's Day is off.
+    expect(workingDaysBetween("2026-12-31", "2027-01-01")).toBe(1);
+    useYear({ ...Y2026, year: 2027, source: "provisional", holidays: ["2027-01-01"], make_up_workdays: [] });
+    expect(workingDaysBetween("2026-12-31", "2027-01-01")).toBe(0);
+    useYear({ ...Y2026, year: 2027, source: "official", holidays: ["2027-01-01"], make_up_workdays: ["2027-01-02"] });
+    expect(workingDaysBetween("2026-12-31", "2027-01-02")).toBe(1); // a Saturday worked
+    expect(yearsBetween(["2027-02-01"], "2026-12-20")).toEqual([2026, 2027]);
   });
 
   it("counts an ordinary week as five", () => {

@@ -1,7 +1,8 @@
 // Deadlines counted in working days on China's official calendar (holidays and 调休 make-up
-// days, from the chinese-days package), in Asia/Shanghai as petitions-api counts them.
-import { isWorkday } from "chinese-days";
+// days, as petitions-api's GET /v1/calendar/{year} has them: lib/calendar.ts), in
+// Asia/Shanghai as petitions-api counts them.
 import type { Deadline } from "../api/petitions";
+import { isWorkday, loadYears, yearsBetween } from "./calendar";
 
 const ZONE = "Asia/Shanghai";
 const dayFormat = new Intl.DateTimeFormat("en-CA", {
@@ -62,6 +63,12 @@ export function countdown(d: Deadline, now: Date = new Date()): Countdown {
   else if (hours < 0) urgency = "overdue";
   else if (hours <= DUE_SOON_HOURS) urgency = "due_soon";
   return { urgency, workingDays, hours, dueAt };
+}
+
+/** Load the calendar years the countdowns of these deadlines read. */
+export function loadCalendarFor(deadlines: Deadline[], now: Date = new Date()): Promise<void> {
+  const days = deadlines.filter(running).map((d) => d.due_on ?? shanghaiDay(new Date(d.due_at)));
+  return loadYears(yearsBetween(days, shanghaiDay(now)));
 }
 
 /** The running clock that falls due first, if any. */
