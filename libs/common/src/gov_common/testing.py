@@ -282,6 +282,8 @@ async def kafka_admin(infrastructure: Infrastructure) -> AsyncIterator[Any]:
 class TestAuth:
     """A token issuer of the test session's own, and the settings that make services trust it."""
 
+    __test__ = False  # a helper, not a test class, though its name starts with "Test"
+
     issuer: Any
     jwks_json: str
     issuer_url: str = "https://auth.test.invalid"
