@@ -151,8 +151,12 @@ async def test_terminating_petitions_answers_requests_and_marks_what_it_publishe
     answered = [r for r in results if isinstance(r, httpx.Response)]
     refused = [r for r in results if not isinstance(r, httpx.Response)]
     # A request is either answered in full or never got in; none is cut off or fails inside.
+    # One that never got in shows as a refused connection, or as a reset one when it sat in the
+    # kernel's accept queue as the listener closed (ReadError / RemoteProtocolError): the client
+    # cannot tell those apart, so the outbox check below proves that none of them was handled.
     assert all(r.status_code == 201 for r in answered), [r.status_code for r in answered]
-    assert all(isinstance(e, httpx.ConnectError) for e in refused), refused
+    never_got_in = (httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError)
+    assert all(isinstance(e, never_got_in) for e in refused), refused
     created = {r.json()["id"] for r in answered}
 
     db = await asyncpg.connect(test_databases["petitions"].replace("+asyncpg", ""))
@@ -163,7 +167,9 @@ async def test_terminating_petitions_answers_requests_and_marks_what_it_publishe
         )
     finally:
         await db.close()
-    assert {r["message_key"] for r in rows} == created  # every answered case has its event
+    # Every answered case has its event, and no case exists whose request went unanswered.
+    assert {r["message_key"] for r in rows} == created
+    assert len(rows) == len(created)
     marked_sent = {r["message_key"] for r in rows if r["sent"]}
 
     consumer = AIOKafkaConsumer(
