@@ -126,9 +126,11 @@ async def test_a_repeat_of_the_same_petitioner_and_matter_is_linked(
 
     first = await register(petition())
     phone = first and (await client.get(f"/v1/cases/{first['id']}/petitioner")).json()["phone"]
+    # The same facts restated in other words (the subject alone would not do: see
+    # test_repeats.py, a generic subject is not a matter).
     again = petition(
-        subject="供暖不达标",
-        description="小区室温低于18度，连续一周，再次反映",
+        subject="供暖温度不达标",
+        description="城关街道某小区室温连续一周低于18度，再次反映",
         channel="visit",
     )
     again["petitioner"]["phone"] = "+86 " + phone

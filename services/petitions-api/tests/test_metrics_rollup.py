@@ -161,12 +161,22 @@ class Walk:
         case = await session.get(Case, self.ids[index])
         if case.repeat_of is not None and self.rng.random() < 0.6:
             self.log.append(f"unlink {case.id} ({case.status})")
-            await cases.unlink_repeat(session, case.id, actor="op", if_match=None, note=None)
+            await cases.unlink_repeat(
+                session, case.id, actor="op", if_match=None, note=None, settings=self.settings
+            )
             self.done["unlink"] += 1
         elif index > 0:
             earlier = self.ids[self.rng.randrange(index)]
             self.log.append(f"link {case.id} ({case.status}) → {earlier}")
-            await cases.link_repeat(session, case.id, earlier, actor="op", if_match=None, note=None)
+            await cases.link_repeat(
+                session,
+                case.id,
+                earlier,
+                actor="op",
+                if_match=None,
+                note=None,
+                settings=self.settings,
+            )
             self.done["link"] += 1
 
     async def _act(self, session: Any) -> None:

@@ -227,6 +227,54 @@ async def test_the_rate_counts_first_time_cases_resolved_effectively_at_the_gras
     assert (detail["live"]["numerator"], detail["live"]["denominator"]) == (2, 3)
 
 
+def repeat_changed(case_id: uuid.UUID, at: datetime, *, first_time: bool, change: str) -> Any:
+    data = {
+        **_base(case_id, at, first_time),
+        "change": change,
+        "repeat_of": None if first_time else str(uuid.uuid4()),
+        "repeat_confirmed": not first_time,
+    }
+    return new_event(
+        source=SOURCE,
+        type="gov.petitions.case.repeat_changed.v1",
+        subject=str(case_id),
+        data=data,
+        time=at,
+    )
+
+
+async def test_linking_and_unlinking_a_repeat_moves_the_rate(
+    client: httpx.AsyncClient, app: FastAPI, settings: Settings, plan_code: str
+) -> None:
+    # A repeat decision taken after the case was closed changes who is first-time (初信初访):
+    # the live figure follows the case.repeat_changed event, as petitions' /v1/metrics does.
+    start = date(2015, 1, 1) + timedelta(days=uuid.uuid4().int % 2500)
+    end = start + timedelta(days=30)
+    indicator_id = await _live_plan(client, plan_code, start, end)
+    feed = Harness(app, settings, f"repeat-{plan_code}").feed
+    t0 = datetime(start.year, start.month, start.day, 9, tzinfo=UTC)
+    hour = timedelta(hours=1)
+    a, b = uuid.uuid4(), uuid.uuid4()
+    await feed(
+        created(a, t0),
+        resolved(a, t0 + hour, on=start),
+        closed(a, t0 + 2 * hour, on=start),
+        created(b, t0),
+        resolved(b, t0 + hour, grassroots=False, on=start),
+        closed(b, t0 + 2 * hour, on=start),
+    )
+    detail = (await client.get(f"/v1/indicators/{indicator_id}")).json()
+    assert (detail["live"]["numerator"], detail["live"]["denominator"]) == (1, 2)
+
+    await feed(repeat_changed(b, t0 + 3 * hour, first_time=False, change="linked"))
+    detail = (await client.get(f"/v1/indicators/{indicator_id}")).json()
+    assert (detail["live"]["numerator"], detail["live"]["denominator"]) == (1, 1)
+
+    await feed(repeat_changed(b, t0 + 4 * hour, first_time=True, change="unlinked"))
+    detail = (await client.get(f"/v1/indicators/{indicator_id}")).json()
+    assert (detail["live"]["numerator"], detail["live"]["denominator"]) == (1, 2)
+
+
 async def test_live_indicators_take_no_reports_and_periods_are_checked(
     client: httpx.AsyncClient, plan_code: str, auth: SessionAuth
 ) -> None:

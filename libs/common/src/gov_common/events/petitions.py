@@ -206,6 +206,25 @@ class CaseDeadlineChangedV1(CaseEventBase):
     calendar_years: list[int] = Field(description="the years whose schedule the date rests on")
 
 
+class RepeatChange(StrEnum):
+    LINKED = "linked"  # an operator linked the case to an earlier one (重复信访)
+    CONFIRMED = "confirmed"  # the link found at registration was confirmed
+    UNLINKED = "unlinked"  # not a repeat after all: a first-time petition (初信初访)
+
+
+class CaseRepeatChangedV1(CaseEventBase):
+    """Someone decided whether the case repeats an earlier one. ``first_time`` (in the base
+    fields) is the case's state after the decision: consumers counting first-time petitions
+    (the 80% grassroots figure) follow it."""
+
+    change: RepeatChange
+    repeat_of: UUID | None = Field(description="the earlier case it repeats; null once unlinked")
+    repeat_confirmed: bool
+    was_repeat_of: UUID | None = Field(
+        default=None, description="on unlinking: the case it was linked to"
+    )
+
+
 # Type names, so producers and consumers refer to constants rather than strings.
 CASE_CREATED_V1 = "gov.petitions.case.created.v1"
 CASE_ACCEPTED_V1 = "gov.petitions.case.accepted.v1"
@@ -222,6 +241,7 @@ CASE_SUPERVISED_V1 = "gov.petitions.case.supervised.v1"
 CASE_DUE_SOON_V1 = "gov.petitions.case.due_soon.v1"
 CASE_OVERDUE_V1 = "gov.petitions.case.overdue.v1"
 CASE_DEADLINE_CHANGED_V1 = "gov.petitions.case.deadline_changed.v1"
+CASE_REPEAT_CHANGED_V1 = "gov.petitions.case.repeat_changed.v1"
 
 
 def _case_event(name: str, payload: type[BaseModel], description: str) -> EventType:
@@ -263,5 +283,10 @@ EVENT_TYPES: tuple[EventType, ...] = (
         CASE_DEADLINE_CHANGED_V1,
         CaseDeadlineChangedV1,
         "A running deadline moved because the holiday calendar of its year changed (时限调整).",
+    ),
+    _case_event(
+        CASE_REPEAT_CHANGED_V1,
+        CaseRepeatChangedV1,
+        "A repeat link was made, confirmed or removed (重复信访认定): first_time may change.",
     ),
 )

@@ -203,14 +203,14 @@ async def list_cases(
         cursor=cursor,
         scope=scope_of(principal),
     )
-    items = [await service.case_view(session, c) for c in rows]
+    items = await service.case_views(session, list(rows), principal)
     return Page[CaseRead](items=items, next_cursor=next_cursor)
 
 
 @router.get("/{case_id}", summary="Read one case", response_model=CaseRead)
 async def read_case(case_id: UUID, session: SessionDep, principal: PrincipalDep) -> JSONResponse:
     case = await service.get_case(session, case_id, scope=scope_of(principal))
-    return _case_response(await service.case_view(session, case))
+    return _case_response(await service.case_view(session, case, principal))
 
 
 @router.get("/{case_id}/timeline", summary="Every step of the case: who, when, why")
@@ -247,6 +247,7 @@ async def link_repeat(
     case_id: UUID,
     body: RepeatLink,
     session: SessionDep,
+    request: Request,
     principal: PrincipalDep,
     if_match: IfMatchHeader = None,
 ) -> CaseRead:
@@ -258,13 +259,18 @@ async def link_repeat(
         if_match=if_match,
         note=body.note,
         scope=scope_of(principal),
+        settings=request.app.state.settings,
     )
-    return await service.case_view(session, case)
+    return await service.case_view(session, case, principal)
 
 
 @router.post("/{case_id}/repeat/confirm", summary="Confirm the detected repeat link")
 async def confirm_repeat(
-    case_id: UUID, session: SessionDep, principal: PrincipalDep, if_match: IfMatchHeader = None
+    case_id: UUID,
+    session: SessionDep,
+    request: Request,
+    principal: PrincipalDep,
+    if_match: IfMatchHeader = None,
 ) -> CaseRead:
     case = await service.confirm_repeat(
         session,
@@ -273,13 +279,18 @@ async def confirm_repeat(
         if_match=if_match,
         note=None,
         scope=scope_of(principal),
+        settings=request.app.state.settings,
     )
-    return await service.case_view(session, case)
+    return await service.case_view(session, case, principal)
 
 
 @router.delete("/{case_id}/repeat", summary="Unlink: the case is a first-time petition after all")
 async def unlink_repeat(
-    case_id: UUID, session: SessionDep, principal: PrincipalDep, if_match: IfMatchHeader = None
+    case_id: UUID,
+    session: SessionDep,
+    request: Request,
+    principal: PrincipalDep,
+    if_match: IfMatchHeader = None,
 ) -> CaseRead:
     case = await service.unlink_repeat(
         session,
@@ -288,8 +299,9 @@ async def unlink_repeat(
         if_match=if_match,
         note=None,
         scope=scope_of(principal),
+        settings=request.app.state.settings,
     )
-    return await service.case_view(session, case)
+    return await service.case_view(session, case, principal)
 
 
 ACTION_SUMMARIES = {
@@ -329,9 +341,10 @@ def _action_endpoint(
             if_match=if_match,
             settings=request.app.state.settings,
             scope=scope_of(principal),
+            roles=principal.roles,
         )
         headers = {"Location": f"/v1/cases/{created.id}"} if created is not None else {}
-        return _case_response(await service.case_view(session, case), **headers)
+        return _case_response(await service.case_view(session, case, principal), **headers)
 
     endpoint.__annotations__["body"] = body_model
     endpoint.__name__ = f"case_{action.value}"

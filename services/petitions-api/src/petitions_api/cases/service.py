@@ -38,6 +38,7 @@ from gov_common.events.petitions import (
     CaseKind,
     DeadlineKind,
     Rating,
+    RepeatChange,
     ResolutionLevel,
 )
 from gov_common.events.registry import PETITIONS_CASE_EVENTS
@@ -45,8 +46,8 @@ from gov_common.messaging.outbox import outbox_values
 from gov_common.pagination import decode_cursor, encode_cursor
 from gov_common.problems import NotFoundError, ProblemError
 from gov_common.security.audit import record_personal_data_access
-from gov_common.security.principal import Principal
-from petitions_api.cases import events, intake, repeats
+from gov_common.security.principal import Principal, Role
+from petitions_api.cases import authority, events, intake, repeats
 from petitions_api.cases.lifecycle import (
     Action,
     ActionNotAllowed,
@@ -198,6 +199,7 @@ async def register(
         match = await _find_repeat(
             session,
             settings,
+            kind=data.kind,
             subject=data.subject,
             description=data.description,
             category_code=data.category_code,
@@ -343,45 +345,27 @@ async def _find_repeat(
     session: AsyncSession,
     settings: Settings,
     *,
+    kind: CaseKind,
     subject: str,
     description: str,
     category_code: str | None,
     phone_index: str | None,
     id_number_index: str | None,
     now: datetime,
-    exclude: uuid.UUID | None = None,
 ) -> tuple[uuid.UUID, float] | None:
     # The same petitioner: equal blind indexes of the normalised phone or ID number.
     if not phone_index and not id_number_index:
         return None
-    since = now - timedelta(days=settings.repeat_lookback_days)
-    if exclude is None:
-        prepared = _repeat_candidates(bool(phone_index), bool(id_number_index))
-        params: dict[str, Any] = {"since": since}
-        if phone_index:
-            params["phone_index"] = phone_index
-        if id_number_index:
-            params["id_number_index"] = id_number_index
-        rows = (await session.execute(prepared, params)).all()
-    else:
-        identity = [
-            c
-            for c in (
-                Petitioner.phone_index == phone_index if phone_index else None,
-                Petitioner.id_number_index == id_number_index if id_number_index else None,
-            )
-            if c is not None
-        ]
-        statement = (
-            select(Case.id, Case.subject, Case.description, Case.category_code)
-            .join(Petitioner, Petitioner.case_id == Case.id)
-            .where(or_(*identity))
-            .where(Case.created_at >= since)
-            .where(Case.id != exclude)
-            .order_by(Case.created_at.desc())
-            .limit(50)
-        )
-        rows = (await session.execute(statement)).all()
+    prepared = _repeat_candidates(bool(phone_index), bool(id_number_index))
+    params: dict[str, Any] = {
+        "since": now - timedelta(days=settings.repeat_lookback_days),
+        "kind": kind,
+    }
+    if phone_index:
+        params["phone_index"] = phone_index
+    if id_number_index:
+        params["id_number_index"] = id_number_index
+    rows = (await session.execute(prepared, params)).all()
     candidates = [repeats.Candidate(r.id, r.subject, r.description, r.category_code) for r in rows]
     return repeats.best_match(
         subject=subject,
@@ -412,6 +396,7 @@ class RepeatLookup:
     phone_index: str | None
     id_number_index: str | None
     since: datetime
+    kind: CaseKind  # repeats are of the same kind: a 12345 call does not repeat a 信访 case
 
 
 def repeat_lookup(data: CaseCreate, settings: Settings) -> RepeatLookup | None:
@@ -425,14 +410,17 @@ def repeat_lookup(data: CaseCreate, settings: Settings) -> RepeatLookup | None:
     if not phone_index and not id_number_index:
         return None
     return RepeatLookup(
-        phone_index, id_number_index, _now() - timedelta(days=settings.repeat_lookback_days)
+        phone_index,
+        id_number_index,
+        _now() - timedelta(days=settings.repeat_lookback_days),
+        data.kind,
     )
 
 
 @functools.cache
 def _repeat_candidates(by_phone: bool, by_id_number: bool) -> Select[Any]:
-    """The same petitioner's cases since ``:since``, newest first: built once per identity
-    combination, Core columns (no ORM entities to load)."""
+    """The same petitioner's cases of kind ``:kind`` since ``:since``, newest first: built once
+    per identity combination, Core columns (no ORM entities to load)."""
     case_table, petitioner_table = cast(Table, Case.__table__), cast(Table, Petitioner.__table__)
     cases, petitioners = case_table.c, petitioner_table.c
     identity = []
@@ -444,6 +432,7 @@ def _repeat_candidates(by_phone: bool, by_id_number: bool) -> Select[Any]:
         select(cases.id, cases.subject, cases.description, cases.category_code)
         .join_from(case_table, petitioner_table, petitioners.case_id == cases.id)
         .where(or_(*identity))
+        .where(cases.kind == bindparam("kind"))
         .where(cases.created_at >= bindparam("since"))
         .order_by(cases.created_at.desc())
         .limit(50)
@@ -546,6 +535,7 @@ async def claim_idempotency_key(
         if lookup.id_number_index:
             params["id_number_index"] = lookup.id_number_index
         params["since"] = lookup.since
+        params["kind"] = lookup.kind
         statement = _claim_and_candidates(bool(lookup.phone_index), bool(lookup.id_number_index))
         rows = (await session.execute(statement, params)).all()
         if rows:
@@ -605,15 +595,47 @@ async def get_case(
     return case
 
 
-async def case_view(session: AsyncSession, case: Case) -> CaseRead:
+async def case_view(session: AsyncSession, case: Case, caller: Principal | None = None) -> CaseRead:
+    """The case as ``caller`` reads it: ``allowed_actions`` are the steps it may take now
+    (``authority``); without a caller, every step the state allows."""
     view = CaseRead.model_validate(case)
     clocks = await deadlines.all_deadlines(session, case.id)
     return view.model_copy(
         update={
-            "allowed_actions": allowed_actions(case.status),
+            "allowed_actions": await _allowed_for(session, case, caller),
             "deadlines": [DeadlineRead.model_validate(d) for d in clocks],
         }
     )
+
+
+async def _allowed_for(session: AsyncSession, case: Case, caller: Principal | None) -> list[Any]:
+    if caller is None:
+        return list(allowed_actions(case.status))
+    acts_here = await authority.may_act_on(session, case, _scope(caller))
+    return authority.allowed_for(case, roles=caller.roles, acts_here=acts_here)
+
+
+def _scope(caller: Principal) -> str | None:
+    return None if Role.ADMIN in caller.roles else caller.org_unit
+
+
+async def case_views(session: AsyncSession, cases: list[Case], caller: Principal) -> list[CaseRead]:
+    """:func:`case_view` for a page of cases (one query for who may act on which)."""
+    acting = await authority.acts_on(session, cases, _scope(caller))
+    views = []
+    for case, acts_here in zip(cases, acting, strict=True):
+        view = CaseRead.model_validate(case)
+        clocks = await deadlines.all_deadlines(session, case.id)
+        allowed = authority.allowed_for(case, roles=caller.roles, acts_here=acts_here)
+        views.append(
+            view.model_copy(
+                update={
+                    "allowed_actions": allowed,
+                    "deadlines": [DeadlineRead.model_validate(d) for d in clocks],
+                }
+            )
+        )
+    return views
 
 
 def open_petitioner(petitioner: Petitioner, settings: Settings) -> PersonalData:
@@ -689,14 +711,26 @@ def check_if_match(case: Case, if_match: str | None) -> None:
 
 
 class ActionRefused(ProblemError):  # noqa: N818
-    def __init__(self, detail: str, status: CaseStatus, *, problem_type: str) -> None:
+    """409 naming the steps the caller may take instead (``allowed``; default: all the
+    state allows)."""
+
+    def __init__(
+        self,
+        detail: str,
+        status: CaseStatus,
+        *,
+        problem_type: str,
+        allowed: list[Action] | None = None,
+    ) -> None:
         super().__init__(
             409,
             detail,
             problem_type=problem_type,
             extra={
                 "status_of_case": status.value,
-                "allowed_actions": [a.value for a in allowed_actions(status)],
+                "allowed_actions": [
+                    a.value for a in (allowed_actions(status) if allowed is None else allowed)
+                ],
             },
         )
 
@@ -734,10 +768,7 @@ async def _facts(
     calendar: WorkingCalendar,
 ) -> CaseFacts:
     return_clock = await deadlines.open_deadlines(session, case.id, [DeadlineKind.RETURN])
-    final_matter = False
-    if case.repeat_of is not None:
-        earlier = await session.get(Case, case.repeat_of)
-        final_matter = bool(earlier and earlier.final)
+    final_matter = await _matter_concluded_by_review(session, case)
     requested_on = window_ends_on = received_reply_on = None
     if isinstance(body, RequestReviewBody) and case.replied_on is not None:
         requested_on = body.requested_on or today
@@ -760,6 +791,41 @@ async def _facts(
         requested_on=requested_on,
         review_window_ends_on=window_ends_on,
     )
+
+
+async def _check_acts_here(session: AsyncSession, case: Case, scope: str | None) -> None:
+    """A caller who sees the case only because its place lies in its area (属地) may not act
+    on it: the handling unit does (``authority``, 《信访工作条例》第二十二条)."""
+    if await authority.may_act_on(session, case, scope):
+        return
+    raise ActionRefused(
+        f"the case is handled by {authority.acting_unit(case)}, outside {scope}: "
+        "you see it because its place lies in your area (属地); its handling unit acts on it",
+        case.status,
+        problem_type="not-the-handling-unit",
+        allowed=[],
+    )
+
+
+async def _matter_concluded_by_review(session: AsyncSession, case: Case) -> bool:
+    """Is the matter this case repeats concluded by 复核 — anywhere along the chain of
+    repeats, not only at the filing it links to (《信访工作条例》第三十六条: after 复核 the
+    same request on the same facts and reasons is not accepted again)?
+
+    Filing B repeats the concluded A and is declined; filing C links to B (the newest alike)
+    and is still the same matter, so it is declined too.
+    """
+    seen: set[uuid.UUID] = {case.id}
+    earlier_id = case.repeat_of
+    while earlier_id is not None and earlier_id not in seen:
+        seen.add(earlier_id)
+        earlier = await session.get(Case, earlier_id)
+        if earlier is None:
+            return False
+        if earlier.final:
+            return True
+        earlier_id = earlier.repeat_of
+    return False
 
 
 def _check_review_dates(
@@ -798,17 +864,27 @@ async def perform(
     actor: str,
     if_match: str | None,
     scope: str | None = None,
+    roles: frozenset[Role] | None = None,
     settings: Settings,
 ) -> tuple[Case, Case | None]:
-    """Apply ``action`` to the case; returns the case and, for a review request, the new case."""
+    """Apply ``action`` to the case; returns the case and, for a review request, the new case.
+
+    ``scope`` is the caller's org unit (None: the whole district), ``roles`` its roles (None:
+    unrestricted) — they decide what a refusal lists as allowed."""
     case = await get_case(session, case_id, for_update=True, scope=scope)
     check_if_match(case, if_match)
+    await _check_acts_here(session, case, scope)
     counted = rollup.share_of(case)
     before = case.status
     try:
         after = transition(before, action)
     except ActionNotAllowed as exc:
-        raise ActionRefused(str(exc), before, problem_type="action-not-allowed") from None
+        raise ActionRefused(
+            str(exc),
+            before,
+            problem_type="action-not-allowed",
+            allowed=authority.allowed_for(case, roles=roles, acts_here=True),
+        ) from None
     now = _now()
     today = china_date(now)
     calendar = await calendar_cache.calendar(session)
@@ -1318,9 +1394,11 @@ async def link_repeat(
     if_match: str | None,
     scope: str | None = None,
     note: str | None,
+    settings: Settings,
 ) -> Case:
     case = await get_case(session, case_id, for_update=True, scope=scope)
     check_if_match(case, if_match)
+    await _check_acts_here(session, case, scope)
     statement = select(Case).where(Case.id == repeat_of)
     in_scope = await scope_condition(session, scope)
     earlier = await session.scalar(statement if in_scope is None else statement.where(in_scope))
@@ -1345,8 +1423,10 @@ async def link_repeat(
         session,
         case,
         action="repeat_linked",
+        change=RepeatChange.LINKED,
         actor=actor,
         note=note,
+        settings=settings,
         details={"repeat_of": str(earlier.id)},
     )
 
@@ -1359,9 +1439,11 @@ async def confirm_repeat(
     if_match: str | None,
     scope: str | None = None,
     note: str | None,
+    settings: Settings,
 ) -> Case:
     case = await get_case(session, case_id, for_update=True, scope=scope)
     check_if_match(case, if_match)
+    await _check_acts_here(session, case, scope)
     if case.repeat_of is None:
         raise ProblemError(
             409,
@@ -1373,8 +1455,10 @@ async def confirm_repeat(
         session,
         case,
         action="repeat_confirmed",
+        change=RepeatChange.CONFIRMED,
         actor=actor,
         note=note,
+        settings=settings,
         details={"repeat_of": str(case.repeat_of)},
     )
 
@@ -1387,9 +1471,11 @@ async def unlink_repeat(
     if_match: str | None,
     scope: str | None = None,
     note: str | None,
+    settings: Settings,
 ) -> Case:
     case = await get_case(session, case_id, for_update=True, scope=scope)
     check_if_match(case, if_match)
+    await _check_acts_here(session, case, scope)
     if case.repeat_of is None:
         raise ProblemError(409, "the case is not linked as a repeat", problem_type="not-a-repeat")
     previous = case.repeat_of
@@ -1405,8 +1491,10 @@ async def unlink_repeat(
         session,
         case,
         action="repeat_unlinked",
+        change=RepeatChange.UNLINKED,
         actor=actor,
         note=note,
+        settings=settings,
         details={"was_repeat_of": str(previous)},
     )
 
@@ -1416,11 +1504,15 @@ async def _record_repeat_change(
     case: Case,
     *,
     action: str,
+    change: RepeatChange,
     actor: str,
     note: str | None,
+    settings: Settings,
     details: dict[str, Any],
 ) -> Case:
-    """A change to the repeat link: a new version of the case and its timeline entry."""
+    """A change to the repeat link: a new version of the case, its timeline entry and its
+    ``case.repeat_changed`` event (first-time counts elsewhere follow it)."""
+    now = _now()
     case.version += 1
     _record(
         session,
@@ -1428,9 +1520,26 @@ async def _record_repeat_change(
         action=action,
         from_status=case.status,
         actor=actor,
-        at=_now(),
+        at=now,
         reason=note,
         details=details,
+    )
+    was = details.get("was_repeat_of")
+    await events.publish(
+        session,
+        settings,
+        case,
+        events.lifecycle_event(
+            case,
+            contracts.CASE_REPEAT_CHANGED_V1,
+            source=settings.event_source,
+            occurred_at=now,
+            actor=actor,
+            change=change,
+            repeat_of=case.repeat_of,
+            repeat_confirmed=case.repeat_confirmed,
+            was_repeat_of=uuid.UUID(was) if was else None,
+        ),
     )
     await session.flush()
     await session.refresh(case)  # updated_at is set by the database

@@ -6,7 +6,8 @@ petitions service's definition ``grassroots-v1`` (its version travels in ``case.
   call-back rating was satisfied or basically satisfied
   ÷ first-time 信访 cases closed in the period.
 12345 hotline tickets and review cases (复查/复核, never first-time) are not counted; a reopened
-case is not concluded until it is closed again.
+case is not concluded until it is closed again. Whether a case is first-time follows its
+newest event: ``case.repeat_changed`` when an operator links or unlinks a repeat.
 Each case's facts are *set* from its newest event, never incremented, so redelivering or
 replaying the topic from the start leaves the same figures.
 """
@@ -35,6 +36,8 @@ CASE_CLOSED = "gov.petitions.case.closed.v1"
 PETITION_CASE = "petition_case"
 EFFECTIVE_RATINGS = ("satisfied", "basically_satisfied")
 CASE_REOPENED = "gov.petitions.case.reopened.v1"
+# A repeat link made, confirmed or removed: the case's first_time after the decision.
+CASE_REPEAT_CHANGED = "gov.petitions.case.repeat_changed.v1"
 
 
 async def count_case_event(session: AsyncSession, event_type: str, at: datetime) -> None:
@@ -94,6 +97,8 @@ async def apply_case_event(
         }
         if data.get("first_time") is not None:
             changes["first_time"] = bool(data["first_time"])
+    elif event_type == CASE_REPEAT_CHANGED:
+        changes = {"first_time": bool(data["first_time"])}
     else:
         return False
     if data.get("kind") is not None:
