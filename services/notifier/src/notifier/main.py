@@ -18,11 +18,13 @@ from gov_common.health import Readiness
 from gov_common.messaging.inbox import IdempotentConsumer
 from gov_common.messaging.kafka import broker_reachable as kafka_reachable
 from gov_common.messaging.outbox import OutboxRelay
+from gov_common.messaging.retention import RetentionPruner
 from gov_common.observability import configure_observability
 from gov_common.security.access import Authenticator
 from gov_common.security.admin_routes import access_log_router, api_key_router
 from gov_common.security.api_keys import principal_for_api_key
 from gov_common.security.setup import field_cipher, jwt_verifier
+from notifier import retention
 from notifier.config import Settings, get_settings
 from notifier.consumers import event_handlers
 from notifier.db import ApiKey, InboxMessage, OutboxMessage, PersonalDataAccess
@@ -73,7 +75,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         topic_prefix=settings.kafka_topic_prefix,
         poll_interval_s=settings.outbox_poll_interval_s,
     )
-    workers = Workers([consumer, dispatcher, relay])
+    workers = Workers(
+        [
+            consumer,
+            dispatcher,
+            relay,
+            RetentionPruner(sessions, retention.rules(settings), settings),
+        ]
+    )
 
     async def broker_reachable() -> bool:
         # The consumer has joined, and the broker answers now (aiokafka retries quietly).

@@ -22,9 +22,11 @@ from gov_common.events.registry import PETITIONS_CASE_EVENTS
 from gov_common.health import Readiness
 from gov_common.messaging.kafka import broker_reachable as kafka_reachable
 from gov_common.messaging.outbox import OutboxRelay
+from gov_common.messaging.retention import RetentionPruner
 from gov_common.observability import configure_observability
 from gov_common.security.admin_routes import access_log_router, api_key_router
 from gov_common.security.issuer_routes import token_router
+from petitions_api import retention
 from petitions_api.auth.setup import (
     PetitionsAuthenticator,
     built_in_issuer,
@@ -75,7 +77,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         poll_interval_s=settings.outbox_poll_interval_s,
     )
     sweeper = DeadlineSweeper(session_factory=sessions, settings=settings)
-    workers = Workers([relay, sweeper])
+    pruner = RetentionPruner(sessions, retention.rules(settings), settings)
+    workers = Workers([relay, sweeper, pruner])
 
     async def broker_reachable() -> bool:
         return await kafka_reachable(settings.kafka_bootstrap_servers)
