@@ -94,7 +94,8 @@ async def prune_table(
         doomed = select(*key).where(rule.expired(now)).limit(batch_size)
         statement = delete(rule.model.__table__).where(tuple_(*key).in_(doomed))
         async with unit_of_work(sessions) as session:
-            deleted = (await session.execute(statement)).rowcount or 0
+            result = await session.execute(statement)
+            deleted = int(getattr(result, "rowcount", 0) or 0)
         batches += 1
         total += deleted
         PRUNED.labels(rule.table).inc(deleted)
