@@ -78,6 +78,16 @@ class ServiceSettings(BaseSettings):
     pii_index_key: SecretStr = Field(
         default=SecretStr(DEV_PII_INDEX_KEY), alias="GOV_PII_INDEX_KEY"
     )
+    # The blind-index key's name, stored with each row's indexes (the re-keying job and its
+    # check tell rows indexed under an older key by it).
+    pii_index_key_id: str = Field(
+        default="i1", alias="GOV_PII_INDEX_KEY_ID", pattern=r"^[A-Za-z0-9_-]{1,32}$"
+    )
+    # While the index is rebuilt under a new key: the old keys ("kid:key,..."), whose hashes
+    # lookups still match until every row is re-indexed (docs/runbook.md, "Retire a key").
+    pii_previous_index_keys: SecretStr | None = Field(
+        default=None, alias="GOV_PII_PREVIOUS_INDEX_KEYS"
+    )
     # HTTP hardening.
     cors_origins: list[str] = Field(default_factory=list, alias="GOV_CORS_ORIGINS")
     max_body_bytes: int = Field(default=1_048_576, alias="GOV_MAX_BODY_BYTES", ge=1024)
