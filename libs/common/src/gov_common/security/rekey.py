@@ -246,3 +246,65 @@ async def key_report(
 
 def under_old_keys(counts: Sequence[KeyCount]) -> list[KeyCount]:
     return [c for c in counts if not c.current]
+
+
+def _print_report(counts: Sequence[KeyCount]) -> None:
+    for c in counts:
+        state = "current" if c.current else "OLD"
+        print(f"{c.table}.{c.column}\t{c.key_id or '(none recorded)'}\t{c.rows}\t{state}")
+
+
+def main(
+    argv: Sequence[str] | None,
+    *,
+    database_url: str,
+    tables: Sequence[RekeyTable],
+    progress: Any,
+    cipher: FieldCipher,
+    index: BlindIndex,
+    prog: str,
+) -> int:
+    """``run`` (re-key what is under an old key, resumable) or ``check`` (exit 1 while
+    anything is still under an old key)."""
+    import argparse
+
+    from gov_common.db import create_engine, create_session_factory
+
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="re-encrypt and re-index under the current keys")
+    run.add_argument("--batch-size", type=int, default=200)
+    run.add_argument("--rows-per-s", type=float, default=500.0, help="pace (rows a second)")
+    run.add_argument("--max-batches", type=int, default=None, help="stop after N transactions")
+    commands.add_parser("check", help="count values per key id; exit 1 if any is old")
+    args = parser.parse_args(argv)
+
+    async def go() -> int:
+        engine = create_engine(database_url, pool_size=1)
+        sessions = create_session_factory(engine)
+        try:
+            if args.command == "run":
+                job = RekeyJob(
+                    sessions,
+                    progress,
+                    tables,
+                    cipher,
+                    index,
+                    batch_size=args.batch_size,
+                    rows_per_s=args.rows_per_s,
+                )
+                outcome = await job.run(max_batches=args.max_batches)
+                for table, rows in outcome.rows_rekeyed.items():
+                    print(f"{table}: {rows} rows re-keyed (target {job.target})")
+                print("finished" if outcome.finished else "stopped: run again to resume")
+            async with sessions() as session:
+                counts = await key_report(session, tables, cipher, index)
+            _print_report(counts)
+            old = under_old_keys(counts)
+            if old:
+                print(f"{sum(c.rows for c in old)} values still under an old key")
+            return 1 if old and args.command == "check" else 0
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())
