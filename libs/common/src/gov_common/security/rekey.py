@@ -31,7 +31,6 @@ from sqlalchemy import (
     Text,
     func,
     literal,
-    or_,
     select,
     update,
 )
@@ -93,7 +92,8 @@ class RekeyTable:
 
 @dataclass
 class RekeyOutcome:
-    rows_rekeyed: dict[str, int] = field(default_factory=dict)
+    rows_rekeyed: dict[str, int] = field(default_factory=dict)  # rows rewritten
+    rows_read: dict[str, int] = field(default_factory=dict)  # rows looked at (this run)
     finished: bool = False
 
 
@@ -127,7 +127,7 @@ class RekeyJob:
         outcome = RekeyOutcome()
         batches = 0
         for spec in self._tables:
-            outcome.rows_rekeyed[spec.name] = 0
+            outcome.rows_rekeyed[spec.name] = outcome.rows_read[spec.name] = 0
             while True:
                 if max_batches is not None and batches >= max_batches:
                     return outcome
@@ -135,6 +135,7 @@ class RekeyJob:
                 done, rows, more = await self._batch(spec)
                 batches += 1
                 outcome.rows_rekeyed[spec.name] += done
+                outcome.rows_read[spec.name] += rows
                 if not more:
                     break
                 # The pace: a batch of n rows takes at least n / rows_per_s seconds.
@@ -232,10 +233,11 @@ async def key_report(
                 )
         if spec.index_key_column:
             c = spec.table.c[spec.index_key_column]
-            present = [spec.table.c[i.name].isnot(None) for i in spec.indexes]
-            statement = select(c, func.count()).where(or_(*present)).group_by(c)
-            for key_id, rows in (await session.execute(statement)).all():
-                for i in spec.indexes:
+            for i in spec.indexes:
+                statement = (
+                    select(c, func.count()).where(spec.table.c[i.name].isnot(None)).group_by(c)
+                )
+                for key_id, rows in (await session.execute(statement)).all():
                     counts.append(KeyCount(spec.name, i.name, key_id, rows, key_id == index.key_id))
     UNDER_OLD_KEY.clear()
     for count in counts:
