@@ -22,7 +22,9 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import structlog
+from fastapi import APIRouter, Request
 from prometheus_client import Counter, Gauge
+from pydantic import BaseModel
 from sqlalchemy import (
     BigInteger,
     DateTime,
@@ -37,7 +39,9 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
+from gov_common.app import SessionDep
 from gov_common.db import unit_of_work
+from gov_common.problems import PROBLEM_RESPONSES
 from gov_common.security.crypto import BlindIndex, FieldCipher
 
 log = structlog.get_logger(__name__)
@@ -310,3 +314,61 @@ def main(
             await engine.dispose()
 
     return asyncio.run(go())
+
+
+def key_report_router(
+    tables: Sequence[RekeyTable],
+    progress: Any,
+    keys: Callable[[Request], tuple[FieldCipher, BlindIndex]],
+) -> APIRouter:
+    """``GET /v1/audit/personal-data-keys`` (admins): values per key id and the job's progress;
+    also refreshes the ``gov_pii_values_under_old_key`` gauge."""
+    router = APIRouter(prefix="/v1/audit", tags=["admin"], responses=PROBLEM_RESPONSES)
+
+    @router.get("/personal-data-keys", summary="Personal data per key id, and the re-keying job")
+    async def report(request: Request, session: SessionDep) -> KeyReport:
+        cipher, index = keys(request)
+        counts = await key_report(session, tables, cipher, index)
+        rows = (await session.execute(select(progress).order_by(progress.started_at))).scalars()
+        return KeyReport(
+            active_key=cipher.active_key,
+            index_key_id=index.key_id,
+            under_old_keys=sum(c.rows for c in under_old_keys(counts)),
+            counts=[KeyCountRead(**vars(c)) for c in counts],
+            jobs=[
+                JobProgressRead(
+                    target=r.target,
+                    table=r.table_name,
+                    rows_rekeyed=r.rows_rekeyed,
+                    updated_at=r.updated_at,
+                    finished_at=r.finished_at,
+                )
+                for r in rows
+            ],
+        )
+
+    return router
+
+
+class KeyCountRead(BaseModel):
+    table: str
+    column: str
+    key_id: str | None
+    rows: int
+    current: bool
+
+
+class JobProgressRead(BaseModel):
+    target: str
+    table: str
+    rows_rekeyed: int
+    updated_at: datetime
+    finished_at: datetime | None
+
+
+class KeyReport(BaseModel):
+    active_key: str
+    index_key_id: str
+    under_old_keys: int  # values still under a key other than the current ones
+    counts: list[KeyCountRead]
+    jobs: list[JobProgressRead]
