@@ -94,6 +94,9 @@ async def test_a_key_is_retired_by_the_resumable_job_while_lookups_keep_working(
                 ("address_ciphertext", "dev", 5),
                 ("phone_index", "i1", 5),
             }
+            admin = (await client.get("/v1/audit/personal-data-keys")).json()
+            assert (admin["active_key"], admin["index_key_id"]) == ("b", "i2")
+            assert admin["under_old_keys"] == 20 and admin["jobs"] == []
             # Before the job: rows indexed under i1 are found, and a repeat is detected.
             assert [await _found(client, p) for p in phones] == [[c] for c in cases]
             again = await create(client, petition(petitioner=people[0]))
@@ -119,6 +122,9 @@ async def test_a_key_is_retired_by_the_resumable_job_while_lookups_keep_working(
                 )
             assert progress["target"] == "b/i2" and progress["rows_rekeyed"] == 5
             assert progress["finished_at"] is not None
+            admin = (await client.get("/v1/audit/personal-data-keys")).json()
+            assert admin["under_old_keys"] == 0
+            assert [(j["table"], j["rows_rekeyed"]) for j in admin["jobs"]] == [("petitioners", 5)]
 
         # Key A retired: neither the old data key nor the old index key is configured.
         settings_c = _with(settings_b, GOV_PII_KEYS=f"b:{KEY_B}", GOV_PII_PREVIOUS_INDEX_KEYS=None)
