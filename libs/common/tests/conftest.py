@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gov_common.db import Base, create_engine, create_session_factory, new_metadata
+from gov_common.idempotency import IdempotencyKeyMixin
 from gov_common.messaging.inbox import InboxMixin
 from gov_common.messaging.outbox import OutboxMixin
 from gov_common.security.api_keys import ApiKeyMixin
@@ -31,6 +32,10 @@ class OutboxRow(OutboxMixin, TestBase):
 
 class InboxRow(InboxMixin, TestBase):
     __tablename__ = "inbox"
+
+
+class IdempotencyRow(IdempotencyKeyMixin, TestBase):
+    __tablename__ = "idempotency_keys"
 
 
 class ApiKeyRow(ApiKeyMixin, TestBase):

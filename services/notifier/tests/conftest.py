@@ -22,7 +22,16 @@ from notifier.config import Settings
 from notifier.main import create_app
 
 # Not the personal-data access log: it is append-only (the database refuses TRUNCATE).
-TABLES = ("deliveries", "rules", "templates", "recipients", "outbox", "inbox", "api_keys")
+TABLES = (
+    "deliveries",
+    "rules",
+    "templates",
+    "recipients",
+    "outbox",
+    "inbox",
+    "api_keys",
+    "pii_rekey_progress",
+)
 
 
 @pytest.fixture

@@ -49,6 +49,23 @@ class ServiceSettings(BaseSettings):
     # stop at once (Kubernetes' preStop sleep already keeps a terminating pod serving).
     shutdown_drain_s: float = Field(default=0.0, alias="GOV_SHUTDOWN_DRAIN_S", ge=0, le=120)
 
+    # --- retention of the outbox, inbox and idempotency tables (gov_common.messaging.retention)
+    # Published outbox rows are kept this long (unpublished ones until they are published).
+    outbox_retention_days: float = Field(default=7, alias="GOV_OUTBOX_RETENTION_DAYS", gt=0)
+    # Processed event ids: longer than the topics' and dead-letter topics' retention together
+    # (an event can come again while either still holds it), checked below.
+    inbox_retention_days: float = Field(default=90, alias="GOV_INBOX_RETENTION_DAYS", gt=0)
+    idempotency_retention_days: float = Field(
+        default=7, alias="GOV_IDEMPOTENCY_RETENTION_DAYS", gt=0
+    )
+    # What the Kafka topics keep (deploy/k8s/kafka-topics: 14 days, dead-letter topics 4x).
+    topic_retention_days: float = Field(default=14, alias="GOV_TOPIC_RETENTION_DAYS", gt=0)
+    dead_letter_retention_days: float = Field(
+        default=56, alias="GOV_DEAD_LETTER_RETENTION_DAYS", gt=0
+    )
+    retention_interval_s: float = Field(default=3600, alias="GOV_RETENTION_INTERVAL_S", gt=0)
+    retention_batch_size: int = Field(default=1000, alias="GOV_RETENTION_BATCH_SIZE", ge=1)
+
     # --- security (docs: README, "Security") ---
     # Bearer tokens: who issues them, for whom, and where their public keys are.
     auth_issuer: str = Field(default="http://127.0.0.1:8101", alias="GOV_AUTH_ISSUER")
@@ -60,6 +77,16 @@ class ServiceSettings(BaseSettings):
     pii_active_key: str = Field(default="dev", alias="GOV_PII_ACTIVE_KEY")
     pii_index_key: SecretStr = Field(
         default=SecretStr(DEV_PII_INDEX_KEY), alias="GOV_PII_INDEX_KEY"
+    )
+    # The blind-index key's name, stored with each row's indexes (the re-keying job and its
+    # check tell rows indexed under an older key by it).
+    pii_index_key_id: str = Field(
+        default="i1", alias="GOV_PII_INDEX_KEY_ID", pattern=r"^[A-Za-z0-9_-]{1,32}$"
+    )
+    # While the index is rebuilt under a new key: the old keys ("kid:key,..."), whose hashes
+    # lookups still match until every row is re-indexed (docs/runbook.md, "Retire a key").
+    pii_previous_index_keys: SecretStr | None = Field(
+        default=None, alias="GOV_PII_PREVIOUS_INDEX_KEYS"
     )
     # HTTP hardening.
     cors_origins: list[str] = Field(default_factory=list, alias="GOV_CORS_ORIGINS")
@@ -74,6 +101,17 @@ class ServiceSettings(BaseSettings):
             for name in type(self).model_fields
             if isinstance(value := getattr(self, name), SecretStr)
         }
+
+    @model_validator(mode="after")
+    def _inbox_outlives_the_topics(self) -> Self:
+        replayable = self.topic_retention_days + self.dead_letter_retention_days
+        if self.inbox_retention_days <= replayable:
+            raise ValueError(
+                f"GOV_INBOX_RETENTION_DAYS={self.inbox_retention_days:g} must be longer than "
+                f"GOV_TOPIC_RETENTION_DAYS + GOV_DEAD_LETTER_RETENTION_DAYS = {replayable:g}: "
+                "an event id forgotten while a topic still holds the event is handled twice"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Self:

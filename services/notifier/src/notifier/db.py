@@ -9,6 +9,7 @@ from gov_common.messaging.inbox import InboxMixin
 from gov_common.messaging.outbox import OutboxMixin
 from gov_common.security.api_keys import ApiKeyMixin
 from gov_common.security.audit import PersonalDataAccessMixin
+from gov_common.security.rekey import RekeyProgressMixin
 
 
 class Base(CommonBase):
@@ -37,3 +38,10 @@ class PersonalDataAccess(PersonalDataAccessMixin, Base):
     UPDATE and DELETE)."""
 
     __tablename__ = "personal_data_access_log"
+
+
+class RekeyProgress(RekeyProgressMixin, Base):
+    """How far the personal-data re-keying job got, per target and table (python -m
+    notifier.rekey)."""
+
+    __tablename__ = "pii_rekey_progress"

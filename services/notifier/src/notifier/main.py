@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
 from gov_common.app import Workers, create_service_app, lifespan_with_workers
 from gov_common.db import DatabaseProbe, asyncpg_dsn, create_engine, create_session_factory
@@ -18,14 +18,18 @@ from gov_common.health import Readiness
 from gov_common.messaging.inbox import IdempotentConsumer
 from gov_common.messaging.kafka import broker_reachable as kafka_reachable
 from gov_common.messaging.outbox import OutboxRelay
+from gov_common.messaging.retention import RetentionPruner
 from gov_common.observability import configure_observability
 from gov_common.security.access import Authenticator
 from gov_common.security.admin_routes import access_log_router, api_key_router
 from gov_common.security.api_keys import principal_for_api_key
-from gov_common.security.setup import field_cipher, jwt_verifier
+from gov_common.security.crypto import BlindIndex, FieldCipher
+from gov_common.security.rekey import key_report_router
+from gov_common.security.setup import blind_index, field_cipher, jwt_verifier
+from notifier import rekey, retention
 from notifier.config import Settings, get_settings
 from notifier.consumers import event_handlers
-from notifier.db import ApiKey, InboxMessage, OutboxMessage, PersonalDataAccess
+from notifier.db import ApiKey, InboxMessage, OutboxMessage, PersonalDataAccess, RekeyProgress
 from notifier.deliveries.dispatcher import DeliveryDispatcher
 from notifier.deliveries.routes import router as deliveries_router
 from notifier.recipients.routes import router as recipients_router
@@ -42,6 +46,10 @@ recorded; failed ones can be retried. Errors are RFC 9457 `application/problem+j
 """
 
 CONSUMED_TOPICS = [PETITIONS_CASE_EVENTS, TARGETS_INDICATOR_EVENTS]
+
+
+def _notifier_keys(request: Request) -> tuple[FieldCipher, BlindIndex]:
+    return request.app.state.cipher, blind_index(request.app.state.settings)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -73,7 +81,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         topic_prefix=settings.kafka_topic_prefix,
         poll_interval_s=settings.outbox_poll_interval_s,
     )
-    workers = Workers([consumer, dispatcher, relay])
+    workers = Workers(
+        [
+            consumer,
+            dispatcher,
+            relay,
+            RetentionPruner(sessions, retention.rules(settings), settings),
+        ]
+    )
 
     async def broker_reachable() -> bool:
         # The consumer has joined, and the broker answers now (aiokafka retries quietly).
@@ -100,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             deliveries_router,
             api_key_router(ApiKey),
             access_log_router(PersonalDataAccess),
+            key_report_router(rekey.TABLES, RekeyProgress, _notifier_keys),
         ],
         readiness=readiness,
         lifespan=lifespan,

@@ -60,6 +60,7 @@ RULES: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/v1/api-keys"): ADMIN,
     ("DELETE", "/v1/api-keys/{key_id}"): ADMIN,
     ("GET", "/v1/audit/personal-data-access"): ADMIN,
+    ("GET", "/v1/audit/personal-data-keys"): ADMIN,
 }
 
 POLICY = AccessPolicy(rules=RULES)

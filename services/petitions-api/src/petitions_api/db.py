@@ -8,6 +8,7 @@ from gov_common.db import new_metadata
 from gov_common.messaging.outbox import OutboxMixin
 from gov_common.security.api_keys import ApiKeyMixin
 from gov_common.security.audit import PersonalDataAccessMixin
+from gov_common.security.rekey import RekeyProgressMixin
 
 
 class Base(CommonBase):
@@ -25,3 +26,10 @@ class ApiKey(ApiKeyMixin, Base):
 
 class PersonalDataAccess(PersonalDataAccessMixin, Base):
     """Every unmasked read of a petitioner's personal data; append-only in the database."""
+
+
+class RekeyProgress(RekeyProgressMixin, Base):
+    """How far the personal-data re-keying job got, per target and table (python -m
+    petitions_api.rekey)."""
+
+    __tablename__ = "pii_rekey_progress"

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
 from gov_common.app import Workers, create_service_app
 from gov_common.db import (
@@ -22,18 +22,23 @@ from gov_common.events.registry import PETITIONS_CASE_EVENTS
 from gov_common.health import Readiness
 from gov_common.messaging.kafka import broker_reachable as kafka_reachable
 from gov_common.messaging.outbox import OutboxRelay
+from gov_common.messaging.retention import RetentionPruner
 from gov_common.observability import configure_observability
 from gov_common.security.admin_routes import access_log_router, api_key_router
+from gov_common.security.crypto import BlindIndex, FieldCipher
 from gov_common.security.issuer_routes import token_router
+from gov_common.security.rekey import key_report_router
+from petitions_api import rekey, retention
 from petitions_api.auth.setup import (
     PetitionsAuthenticator,
     built_in_issuer,
     issuer_accounts,
     token_verifier,
 )
+from petitions_api.cases.personal_data import Protector
 from petitions_api.cases.routes import router as cases_router
 from petitions_api.config import Settings, get_settings
-from petitions_api.db import ApiKey, OutboxMessage, PersonalDataAccess
+from petitions_api.db import ApiKey, OutboxMessage, PersonalDataAccess, RekeyProgress
 from petitions_api.deadlines.calendar import service as calendar_service
 from petitions_api.deadlines.calendar.cache import cache as calendar_cache
 from petitions_api.deadlines.calendar.routes import router as calendar_router
@@ -51,6 +56,11 @@ DESCRIPTION = """
 12345 hotline tickets (工单) and 信访 petition cases (信访件): intake, routing, deadlines and the
 first-time grassroots resolution figure. Errors are RFC 9457 `application/problem+json`.
 """
+
+
+def _petitions_keys(request: Request) -> tuple[FieldCipher, BlindIndex]:
+    protector = Protector.from_settings(request.app.state.settings)
+    return protector.cipher, protector.index
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -75,7 +85,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         poll_interval_s=settings.outbox_poll_interval_s,
     )
     sweeper = DeadlineSweeper(session_factory=sessions, settings=settings)
-    workers = Workers([relay, sweeper])
+    pruner = RetentionPruner(sessions, retention.rules(settings), settings)
+    workers = Workers([relay, sweeper, pruner])
 
     async def broker_reachable() -> bool:
         return await kafka_reachable(settings.kafka_bootstrap_servers)
@@ -113,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         open311_router,
         api_key_router(ApiKey),
         access_log_router(PersonalDataAccess),
+        key_report_router(rekey.TABLES, RekeyProgress, _petitions_keys),
     ]
     # Where no identity provider exists, people and machine clients sign in here.
     issuer = built_in_issuer(settings)

@@ -119,6 +119,7 @@ POLICY = AccessPolicy(
         ("GET", "/v1/api-keys"): ADMIN,
         ("DELETE", "/v1/api-keys/{key_id}"): ADMIN,
         ("GET", "/v1/audit/personal-data-access"): ADMIN,
+        ("GET", "/v1/audit/personal-data-keys"): ADMIN,
     },
     # Open311 clients read discovery and the service list without a key, as the spec has it
     # (they hold no case data); the catch-all answers any other path with an Open311 404.

@@ -11,11 +11,13 @@ from gov_common.health import Readiness
 from gov_common.messaging.inbox import IdempotentConsumer
 from gov_common.messaging.kafka import broker_reachable as kafka_reachable
 from gov_common.messaging.outbox import OutboxRelay
+from gov_common.messaging.retention import RetentionPruner
 from gov_common.observability import configure_observability
 from gov_common.security.access import Authenticator
 from gov_common.security.admin_routes import api_key_router
 from gov_common.security.api_keys import principal_for_api_key
 from gov_common.security.setup import jwt_verifier
+from targets_api import retention
 from targets_api.config import Settings, get_settings
 from targets_api.db import ApiKey, InboxMessage, OutboxMessage
 from targets_api.indicators.routes import router as indicators_router
@@ -55,7 +57,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         topic_prefix=settings.kafka_topic_prefix,
         poll_interval_s=settings.outbox_poll_interval_s,
     )
-    workers = Workers([consumer, relay, Sweeper(sessions, settings)])
+    pruner = RetentionPruner(sessions, retention.rules(settings), settings)
+    workers = Workers([consumer, relay, Sweeper(sessions, settings), pruner])
 
     async def broker_reachable() -> bool:
         # The consumer has joined, and the broker answers now (aiokafka retries quietly).

@@ -89,16 +89,51 @@ class FieldCipher:
 
 
 class BlindIndex:
-    """Keyed hashes of normalised identifiers: equal inputs match, nothing can be reversed."""
+    """Keyed hashes of normalised identifiers: equal inputs match, nothing can be reversed.
 
-    def __init__(self, key: bytes) -> None:
-        if len(key) < 32:
-            raise ValueError("the blind-index key must be at least 32 bytes")
+    ``key_id`` names the key (stored beside the hashes it made). While the index is rebuilt
+    under a new key, ``previous`` holds the old ones: new hashes use ``key``, and
+    :meth:`lookup` gives the hashes under every key, so rows not yet re-indexed still match.
+    """
+
+    def __init__(
+        self, key: bytes, *, key_id: str = "i1", previous: Mapping[str, bytes] | None = None
+    ) -> None:
+        for candidate in (key, *(previous or {}).values()):
+            if len(candidate) < 32:
+                raise ValueError("the blind-index key must be at least 32 bytes")
         self._key = key
+        self.key_id = key_id
+        self._previous = [k for kid, k in (previous or {}).items() if kid != key_id]
+
+    @staticmethod
+    def _mac(key: bytes, kind: str, normalised: str) -> str:
+        return hmac.new(key, f"{kind}:{normalised}".encode(), hashlib.sha256).hexdigest()
 
     def digest(self, kind: str, normalised: str) -> str:
-        mac = hmac.new(self._key, f"{kind}:{normalised}".encode(), hashlib.sha256)
-        return mac.hexdigest()
+        return self._mac(self._key, kind, normalised)
+
+    def lookup(self, kind: str, normalised: str) -> tuple[str, ...]:
+        """The hashes to look for: under the current key first, then under each old one."""
+        old = (self._mac(key, kind, normalised) for key in self._previous)
+        return (self.digest(kind, normalised), *old)
+
+
+def parse_index_keys(spec: str) -> dict[str, bytes]:
+    """``kid:key,kid:key`` (GOV_PII_PREVIOUS_INDEX_KEYS) → {kid: key bytes, as configured}."""
+    keys: dict[str, bytes] = {}
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        kid, sep, key = part.partition(":")
+        if not sep or not key or not re.fullmatch(r"[A-Za-z0-9_-]{1,32}", kid):
+            raise ValueError("previous index keys are kid:key, kid of [A-Za-z0-9_-]")
+        keys[kid] = key.encode()
+    return keys
+
+
+def key_id_of(token: str) -> str | None:
+    """The key id a ciphertext names (``v1.<kid>.…``), None for something else."""
+    parts = token.split(".", 2)
+    return parts[1] if len(parts) == 3 and parts[0] == PREFIX else None
 
 
 def normalise_phone(phone: str) -> str:

@@ -9,7 +9,7 @@ from fastapi import Depends, FastAPI, Request
 from starlette.middleware.cors import CORSMiddleware
 
 from gov_common.security.access import UnauthenticatedError
-from gov_common.security.crypto import BlindIndex, FieldCipher, parse_keyring
+from gov_common.security.crypto import BlindIndex, FieldCipher, parse_index_keys, parse_keyring
 from gov_common.security.hardening import (
     BodySizeLimitMiddleware,
     RateLimitMiddleware,
@@ -27,7 +27,12 @@ def field_cipher(settings: ServiceSettings) -> FieldCipher:
 
 
 def blind_index(settings: ServiceSettings) -> BlindIndex:
-    return BlindIndex(settings.pii_index_key.get_secret_value().encode())
+    previous = settings.pii_previous_index_keys
+    return BlindIndex(
+        settings.pii_index_key.get_secret_value().encode(),
+        key_id=settings.pii_index_key_id,
+        previous=parse_index_keys(previous.get_secret_value()) if previous else None,
+    )
 
 
 def jwt_verifier(settings: ServiceSettings) -> JwtVerifier | None:

@@ -66,6 +66,7 @@ PETITIONER_COLUMNS = (
     "address_ciphertext",
     "phone_index",
     "id_number_index",
+    "index_key_id",
 )
 _JSONB = frozenset({"attachments"})
 # Children take the case id from the case's CTE: each is checked against the new row.

@@ -136,6 +136,9 @@ class Petitioner(Base):
     address_ciphertext: Mapped[str | None] = mapped_column(Text)
     phone_index: Mapped[str | None] = mapped_column(String(64), index=True)
     id_number_index: Mapped[str | None] = mapped_column(String(64), index=True)
+    # The blind-index key the two indexes were made with (GOV_PII_INDEX_KEY_ID; NULL: before
+    # key ids were recorded). The re-keying job rebuilds rows under an older one.
+    index_key_id: Mapped[str | None] = mapped_column(String(32))
 
 
 class TimelineEntry(Base):

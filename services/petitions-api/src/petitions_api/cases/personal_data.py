@@ -52,6 +52,7 @@ class Sealed:
     address_ciphertext: str | None
     phone_index: str | None
     id_number_index: str | None
+    index_key_id: str
 
 
 def context(case_id: uuid.UUID | str, field: str) -> str:
@@ -92,6 +93,25 @@ class Protector:
         normalised = normalise_id_number(id_number) if id_number else ""
         return self._index.digest("id_number", normalised) if normalised else None
 
+    # What lookups look for: the hash under the current index key, and while the index is
+    # rebuilt under a new key (GOV_PII_PREVIOUS_INDEX_KEYS) under the old ones too, so rows
+    # not yet re-indexed still match. Empty when there is nothing to look up.
+    def phone_lookup(self, phone: str | None) -> tuple[str, ...]:
+        normalised = normalise_phone(phone) if phone else ""
+        return self._index.lookup("phone", normalised) if normalised else ()
+
+    def id_number_lookup(self, id_number: str | None) -> tuple[str, ...]:
+        normalised = normalise_id_number(id_number) if id_number else ""
+        return self._index.lookup("id_number", normalised) if normalised else ()
+
+    @property
+    def index(self) -> BlindIndex:
+        return self._index
+
+    @property
+    def cipher(self) -> FieldCipher:
+        return self._cipher
+
     def _seal(self, case_id: uuid.UUID, field: str, value: str | None) -> str | None:
         if value is None:
             return None
@@ -107,6 +127,7 @@ class Protector:
             address_ciphertext=self._seal(case_id, "address", data.address),
             phone_index=self.phone_index(data.phone),
             id_number_index=self.id_number_index(data.id_number),
+            index_key_id=self._index.key_id,
         )
 
     def _open(self, case_id: uuid.UUID, field: str, token: str | None) -> str | None:

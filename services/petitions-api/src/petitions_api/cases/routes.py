@@ -168,11 +168,12 @@ async def list_cases(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = None,
 ) -> Page[CaseRead]:
-    phone_index = None
+    phone_index: tuple[str, ...] | None = None
     if phone is not None:
         if not may_read_personal_data(principal):
             raise ForbiddenError("a phone lookup needs a role that may read personal data")
-        phone_index = Protector.from_settings(request.app.state.settings).phone_index(phone)
+        lookup = Protector.from_settings(request.app.state.settings).phone_lookup(phone)
+        phone_index = lookup or None
         await record_personal_data_access(
             session,
             PersonalDataAccess,

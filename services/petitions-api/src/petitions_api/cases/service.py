@@ -203,8 +203,8 @@ async def register(
             subject=data.subject,
             description=data.description,
             category_code=data.category_code,
-            phone_index=protector.phone_index(petitioner.phone) if petitioner else None,
-            id_number_index=protector.id_number_index(petitioner.id_number) if petitioner else None,
+            phone_index=protector.phone_lookup(petitioner.phone) if petitioner else (),
+            id_number_index=protector.id_number_lookup(petitioner.id_number) if petitioner else (),
             now=now,
         )
 
@@ -349,8 +349,8 @@ async def _find_repeat(
     subject: str,
     description: str,
     category_code: str | None,
-    phone_index: str | None,
-    id_number_index: str | None,
+    phone_index: tuple[str, ...],
+    id_number_index: tuple[str, ...],
     now: datetime,
 ) -> tuple[uuid.UUID, float] | None:
     # The same petitioner: equal blind indexes of the normalised phone or ID number.
@@ -362,9 +362,9 @@ async def _find_repeat(
         "kind": kind,
     }
     if phone_index:
-        params["phone_index"] = phone_index
+        params["phone_index"] = list(phone_index)
     if id_number_index:
-        params["id_number_index"] = id_number_index
+        params["id_number_index"] = list(id_number_index)
     rows = (await session.execute(prepared, params)).all()
     candidates = [repeats.Candidate(r.id, r.subject, r.description, r.category_code) for r in rows]
     return repeats.best_match(
@@ -393,8 +393,8 @@ class RepeatLookup:
     """Who a new case's petitioner is (blind indexes) and since when earlier cases count:
     what the repeat check reads, so that the idempotency claim can read it too."""
 
-    phone_index: str | None
-    id_number_index: str | None
+    phone_index: tuple[str, ...]  # the hashes to look for (old index keys too, see Protector)
+    id_number_index: tuple[str, ...]
     since: datetime
     kind: CaseKind  # repeats are of the same kind: a 12345 call does not repeat a 信访 case
 
@@ -405,8 +405,8 @@ def repeat_lookup(data: CaseCreate, settings: Settings) -> RepeatLookup | None:
     if petitioner is None:
         return None
     protector = Protector.from_settings(settings)
-    phone_index = protector.phone_index(petitioner.phone)
-    id_number_index = protector.id_number_index(petitioner.id_number)
+    phone_index = protector.phone_lookup(petitioner.phone)
+    id_number_index = protector.id_number_lookup(petitioner.id_number)
     if not phone_index and not id_number_index:
         return None
     return RepeatLookup(
@@ -425,9 +425,11 @@ def _repeat_candidates(by_phone: bool, by_id_number: bool) -> Select[Any]:
     cases, petitioners = case_table.c, petitioner_table.c
     identity = []
     if by_phone:
-        identity.append(petitioners.phone_index == bindparam("phone_index"))
+        identity.append(petitioners.phone_index.in_(bindparam("phone_index", expanding=True)))
     if by_id_number:
-        identity.append(petitioners.id_number_index == bindparam("id_number_index"))
+        identity.append(
+            petitioners.id_number_index.in_(bindparam("id_number_index", expanding=True))
+        )
     return (
         select(cases.id, cases.subject, cases.description, cases.category_code)
         .join_from(case_table, petitioner_table, petitioners.case_id == cases.id)
@@ -531,9 +533,9 @@ async def claim_idempotency_key(
             return IdempotencyClaim(scope=scope, key=key, case_sequence=claimed)
     else:
         if lookup.phone_index:
-            params["phone_index"] = lookup.phone_index
+            params["phone_index"] = list(lookup.phone_index)
         if lookup.id_number_index:
-            params["id_number_index"] = lookup.id_number_index
+            params["id_number_index"] = list(lookup.id_number_index)
         params["since"] = lookup.since
         params["kind"] = lookup.kind
         statement = _claim_and_candidates(bool(lookup.phone_index), bool(lookup.id_number_index))
@@ -1566,7 +1568,7 @@ async def search(
     received_to: date | None = None,
     q: str | None = None,
     parent_case_id: uuid.UUID | None = None,
-    phone_index: str | None = None,
+    phone_index: tuple[str, ...] | None = None,
     limit: int = 50,
     cursor: str | None = None,
     now: datetime | None = None,
@@ -1574,11 +1576,12 @@ async def search(
 ) -> tuple[list[Case], str | None]:
     """Cases newest first, filtered; ``unit``/``place_unit`` match a whole subtree, and only
     cases in the caller's ``scope`` are seen. ``phone_index`` is the blind index of a
-    petitioner's phone: the earlier cases of a caller, found without decrypting anything."""
+    petitioner's phone (its hashes under the current and any old index key): the earlier cases
+    of a caller, found without decrypting anything."""
     statement: Select[tuple[Case]] = select(Case)
     if phone_index is not None:
         statement = statement.where(
-            Case.id.in_(select(Petitioner.case_id).where(Petitioner.phone_index == phone_index))
+            Case.id.in_(select(Petitioner.case_id).where(Petitioner.phone_index.in_(phone_index)))
         )
     in_scope = await scope_condition(session, scope)
     if in_scope is not None:

@@ -1,7 +1,8 @@
 """What targets-api does with the case events it consumes.
 
-Every case event is tallied; created / resolved / closed / reopened / repeat_changed update the case's facts
-behind the first-time grassroots resolution rate, and the live indicators' statuses. The
+Every case event is tallied; created / resolved / closed / reopened / repeat_changed update
+the case's facts behind the first-time grassroots resolution rate, and the live indicators'
+statuses. The
 consumer's inbox runs each event once; the facts being *set* makes a replay harmless too.
 """
 
