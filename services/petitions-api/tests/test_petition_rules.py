@@ -140,17 +140,12 @@ async def test_an_earlier_12345_call_does_not_make_a_petition_a_repeat(
         "description": "城关街道某小区连续一周室温低于18度。",
         "category_code": "HEATING",
     }
-    call = await create(
-        client, hotline(**text, petitioner={"name": "王五", "phone": "13900000123"})
-    )
+    phone = petition()["petitioner"]["phone"]  # a phone no other test uses
+    call = await create(client, hotline(**text, petitioner={"name": "王五", "phone": phone}))
     assert call["first_time"] is True
-    letter = await create(
-        client, petition(**text, petitioner={"name": "王五", "phone": "13900000123"})
-    )
+    letter = await create(client, petition(**text, petitioner={"name": "王五", "phone": phone}))
     assert letter["repeat_of"] is None and letter["first_time"] is True  # 初信初访
-    again = await create(
-        client, petition(**text, petitioner={"name": "王五", "phone": "13900000123"})
-    )
+    again = await create(client, petition(**text, petitioner={"name": "王五", "phone": phone}))
     assert again["repeat_of"] == letter["id"]  # a 信访 case repeats a 信访 case
 
 
