@@ -97,6 +97,7 @@ from petitions_api.deadlines.models import CaseDeadline
 from petitions_api.metrics import rollup
 from petitions_api.reference import service as reference
 from petitions_api.reference.models import OrgUnit, UnitLevel
+from petitions_api.security import scope_of
 
 KIND_PREFIX = {"hotline_ticket": "RX", "petition_case": "XF"}  # 热线 / 信访
 # The clocks a reply meets: the handling clock of each kind of case (deadlines/clocks.py).
@@ -600,44 +601,30 @@ async def get_case(
 async def case_view(session: AsyncSession, case: Case, caller: Principal | None = None) -> CaseRead:
     """The case as ``caller`` reads it: ``allowed_actions`` are the steps it may take now
     (``authority``); without a caller, every step the state allows."""
-    view = CaseRead.model_validate(case)
-    clocks = await deadlines.all_deadlines(session, case.id)
-    return view.model_copy(
-        update={
-            "allowed_actions": await _allowed_for(session, case, caller),
-            "deadlines": [DeadlineRead.model_validate(d) for d in clocks],
-        }
-    )
-
-
-async def _allowed_for(session: AsyncSession, case: Case, caller: Principal | None) -> list[Any]:
     if caller is None:
-        return list(allowed_actions(case.status))
-    acts_here = await authority.may_act_on(session, case, _scope(caller))
-    return authority.allowed_for(case, roles=caller.roles, acts_here=acts_here)
-
-
-def _scope(caller: Principal) -> str | None:
-    return None if Role.ADMIN in caller.roles else caller.org_unit
+        return await _view(session, case, list(allowed_actions(case.status)))
+    return (await case_views(session, [case], caller))[0]
 
 
 async def case_views(session: AsyncSession, cases: list[Case], caller: Principal) -> list[CaseRead]:
     """:func:`case_view` for a page of cases (one query for who may act on which)."""
-    acting = await authority.acts_on(session, cases, _scope(caller))
-    views = []
-    for case, acts_here in zip(cases, acting, strict=True):
-        view = CaseRead.model_validate(case)
-        clocks = await deadlines.all_deadlines(session, case.id)
-        allowed = authority.allowed_for(case, roles=caller.roles, acts_here=acts_here)
-        views.append(
-            view.model_copy(
-                update={
-                    "allowed_actions": allowed,
-                    "deadlines": [DeadlineRead.model_validate(d) for d in clocks],
-                }
-            )
+    acting = await authority.acts_on(session, cases, scope_of(caller))
+    return [
+        await _view(
+            session, case, authority.allowed_for(case, roles=caller.roles, acts_here=acts_here)
         )
-    return views
+        for case, acts_here in zip(cases, acting, strict=True)
+    ]
+
+
+async def _view(session: AsyncSession, case: Case, allowed: list[Action]) -> CaseRead:
+    clocks = await deadlines.all_deadlines(session, case.id)
+    return CaseRead.model_validate(case).model_copy(
+        update={
+            "allowed_actions": allowed,
+            "deadlines": [DeadlineRead.model_validate(d) for d in clocks],
+        }
+    )
 
 
 def open_petitioner(petitioner: Petitioner, settings: Settings) -> PersonalData:
