@@ -43,6 +43,7 @@ CASE_COLUMNS = (
     "longitude",
     "town_unit_id",
     "handling_unit_id",
+    "accused_unit_id",
     "urgent",
     "group_size",
     "attachments",
