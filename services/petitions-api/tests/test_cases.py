@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from gov_common.clock import today_in_china
 from petitions_api.cases.models import Case
-from petitions_api.cases.service import format_case_number
+from petitions_api.cases.registration import format_case_number
 from petitions_api.db import OutboxMessage
 
 pytestmark = pytest.mark.integration

@@ -44,7 +44,7 @@ from gov_common.clock import today_in_china
 from gov_common.db import unit_of_work
 from gov_common.testing import Infrastructure
 from gov_common.testing import TestAuth as SessionAuth
-from petitions_api.cases import service as cases
+from petitions_api.cases import actions, registration
 from petitions_api.cases.lifecycle import Action
 from petitions_api.cases.models import Case
 from petitions_api.cases.schemas import ACTION_BODIES, CaseCreate
@@ -112,12 +112,12 @@ async def cases_set(metrics_app: FastAPI, metrics_settings: Settings) -> dict[st
 
     async def make(name: str, body: dict[str, Any], steps: list[Step], **days: Any) -> None:
         async with unit_of_work(sessions) as session:
-            case = await cases.register_case(
+            case = await registration.register_case(
                 session, CaseCreate.model_validate(body), settings=settings, actor="op"
             )
             for action, step_body in steps:
                 model = ACTION_BODIES[Action(action)]
-                case, created = await cases.perform(
+                case, created = await actions.perform(
                     session,
                     case.id,
                     Action(action),
@@ -199,7 +199,7 @@ async def cases_set(metrics_app: FastAPI, metrics_settings: Settings) -> dict[st
     async with unit_of_work(sessions) as session:  # P9: the 复查 of P4, handled in 城关街道
         review_id = ids["P4:review"]
         for action, step_body in full(CHENGGUAN, "satisfied"):
-            await cases.perform(
+            await actions.perform(
                 session,
                 review_id,
                 Action(action),

@@ -163,7 +163,7 @@ async def decline(ctx: Context, body: DeclineBody) -> Outcome:
     await deadlines.cancel_deadlines(ctx.session, case.id, None, at=ctx.now)
     case.closed_on = ctx.today
     return Outcome(
-        [(contracts.CASE_DECLINED_V1, {"reason": body.reason, "route": body.route})],
+        [(contracts.CASE_DECLINED_V1, {"reason": body.reason, "route": case.decline_route})],
         details=details,
     )
 
