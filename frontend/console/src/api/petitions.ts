@@ -19,17 +19,22 @@ export type Action =
   | "dispatch"
   | "take"
   | "return"
+  | "approve_return"
+  | "refuse_return"
   | "reply"
   | "rate"
   | "close"
   | "reopen"
   | "extend"
+  | "request_extension"
+  | "approve_extension"
+  | "refuse_extension"
   | "supervise"
   | "escalate"
   | "request_review";
 
 export interface Deadline {
-  kind: "acceptance" | "handling" | "return" | "review" | "re_review" | "hotline" | "supervision";
+  kind: "forwarding" | "acceptance" | "handling" | "return" | "review" | "re_review" | "hotline" | "supervision";
   started_at: string;
   due_on: string | null;
   due_at: string;

@@ -7,6 +7,7 @@ export type Role =
   | "operator"
   | "handler"
   | "supervisor"
+  | "unit_head"
   | "planner"
   | "admin"
   | "system_client"

@@ -14,17 +14,25 @@ const en: typeof zh = {
     replied: "Replied", rated: "Rated", closed: "Closed", open: "Open (all)",
   },
   action: {
+    approve_return: "Approve return", refuse_return: "Refuse return", request_extension: "Ask for extension", approve_extension: "Approve extension", refuse_extension: "Refuse extension",
     register: "Register", accept: "Accept", decline: "Decline", dispatch: "Dispatch", take: "Take", return: "Return", reply: "Reply",
     rate: "Call-back rating", close: "Close", reopen: "Reopen", extend: "Extend", supervise: "Supervise", escalate: "Escalate", request_review: "Request review",
     deadline_changed: "Deadline moved", repeat_linked: "Linked as repeat", repeat_confirmed: "Repeat confirmed", repeat_unlinked: "Repeat unlinked",
   },
   field: {
+    route: "Statutory route", notice_means: "Written notice by", notice_given_on: "Notice given on",
     reason: "Reason", note: "Note", to_unit_id: "Handling unit", outcome: "Outcome", reply: "Reply", rating: "Rating",
     days: "Days", due_on: "Due on",
   },
+  route: {
+    litigation_related: "Litigation-related (政法)", litigation: "Litigation", arbitration: "Arbitration", administrative_reconsideration: "Administrative reconsideration",
+    other_administrative_procedure: "Other administrative procedure", party_discipline: "Party appeal / discipline", concluded_by_re_review: "Concluded by re-review", not_a_petition_matter: "Not a petition matter",
+  },
+  means: { in_person: "In person", post: "Post", online: "Online platform", sms: "SMS" },
   outcome: { supported: "Supported", explained: "Explained", not_supported: "Not supported" },
   rating: { satisfied: "Satisfied", basically_satisfied: "Basically satisfied", dissatisfied: "Dissatisfied" },
   deadline: {
+    forwarding: "Forwarding",
     acceptance: "Acceptance", handling: "Handling", return: "Return window", review: "Review (复查)", re_review: "Re-review (复核)", hotline: "Ticket limit",
     supervision: "Supervision", provisional: "provisional",
     provisionalHint: "the year's official holiday schedule is not entered yet: counted on the statutory holidays only, recomputed once it is",
