@@ -118,11 +118,12 @@ def history(console_suite: ConsoleSuite) -> dict[str, Any]:
             place={"unit_id": HONGTU},
             petitioner={"name": "钱先生", "phone": "13700001111"},
         )
-        petition = _act(operator, _act(operator, petition, "accept"), "dispatch")
+        # 第二十二条: the 信访部门 forwards it; the town accepts it with the written notice.
+        petition = _act(operator, petition, "dispatch")
     with console_suite.api("handler-hongtu") as hongtu:
         petition = _act(
             hongtu,
-            _act(hongtu, petition, "take"),
+            _act(hongtu, petition, "accept", {"notice": {"means": "in_person"}}),
             "reply",
             {"outcome": "supported", "reply": "已督促物业清运垃圾并建立长效机制"},
         )
