@@ -145,6 +145,15 @@ async def case_in(
     return case
 
 
+async def accept_petition(client: httpx.AsyncClient, case_id: str) -> dict[str, Any]:
+    """A registered 信访 case forwarded by the registry and accepted by the unit, with the
+    written notice (第二十二条): its 60-day handling clock starts today."""
+    for step in ("dispatch", "accept"):
+        response = await act(client, case_id, step)
+        assert response.status_code == 200, (step, response.text)
+    return response.json()
+
+
 @asynccontextmanager
 async def own_database(
     infrastructure: Infrastructure, auth: TestAuth, prefix: str
