@@ -29,6 +29,7 @@ from petitions_api.cases import registration
 from petitions_api.cases.lifecycle import CaseStatus
 from petitions_api.cases.models import Case, TimelineEntry
 from petitions_api.cases.schemas import CaseCreate
+from petitions_api.cases.scope import scope_condition
 from petitions_api.config import Settings
 from petitions_api.deadlines.models import CaseDeadline
 from petitions_api.open311.formats import Open311Error
@@ -344,7 +345,7 @@ def parse_filter(params: Mapping[str, str]) -> RequestFilter:
 
 
 async def _scoped(session: AsyncSession, statement: Any, scope: str | None) -> Any:
-    in_scope = await scope.scope_condition(session, scope)
+    in_scope = await scope_condition(session, scope)
     return statement if in_scope is None else statement.where(in_scope)
 
 
