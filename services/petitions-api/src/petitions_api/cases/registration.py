@@ -41,6 +41,7 @@ from petitions_api.cases.schemas import (
     CaseRead,
     DeadlineRead,
 )
+from petitions_api.cases.scope import within_accused
 from petitions_api.config import Settings
 from petitions_api.deadlines import clocks
 from petitions_api.deadlines.calendar.cache import cache as calendar_cache
@@ -142,7 +143,7 @@ async def register(
     )
     if accused is not None and handling is not None:
         handling_unit = await reference.get_unit(session, handling, field="handling_unit_id")
-        if str(handling_unit.path).startswith(str(accused.path)):
+        if await within_accused(session, accused.code, handling_unit):
             if data.handling_unit_id:
                 raise ProblemError(
                     422,

@@ -66,3 +66,12 @@ async def get_case(
     if case is None:
         raise NotFoundError("case", case_id)
     return case
+
+
+async def within_accused(session: AsyncSession, accused_unit_id: str | None, unit: OrgUnit) -> bool:
+    """Is ``unit`` the unit a 检举控告 case accuses, or below it? Such a case is never sent
+    there (不得将检举、揭发材料及有关情况透露或者转给被检举、揭发的人员或者单位)."""
+    if accused_unit_id is None:
+        return False
+    path = await session.scalar(select(OrgUnit.path).where(OrgUnit.code == accused_unit_id))
+    return path is not None and str(unit.path).startswith(str(path))

@@ -37,6 +37,7 @@ from petitions_api.cases.schemas import (
     ReturnBody,
     TakeBody,
 )
+from petitions_api.cases.scope import within_accused
 from petitions_api.deadlines import clocks
 from petitions_api.deadlines import service as deadlines
 from petitions_api.deadlines.days import end_of_day
@@ -68,10 +69,7 @@ async def check_not_accused(ctx: Context, unit: OrgUnit) -> None:
     """A 检举控告 case is never sent to the unit it accuses or a unit below it (不得将检举、
     揭发材料及有关情况透露或者转给被检举、揭发的人员或者单位)."""
     accused = ctx.case.accused_unit_id
-    if accused is None:
-        return
-    path = await ctx.session.scalar(select(OrgUnit.path).where(OrgUnit.code == accused))
-    if path is not None and str(unit.path).startswith(str(path)):
+    if await within_accused(ctx.session, accused, unit):
         raise invalid(
             "to_unit_id",
             "accused unit",
