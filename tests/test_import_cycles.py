@@ -26,6 +26,15 @@ packages = ["shop"]
 """
 
 
+# shop.orders.service reads shop.prices only when total() runs.
+TOTAL_IMPORTS_VAT_INSIDE_A_FUNCTION = """\
+    def total() -> int:
+        from shop.prices import VAT
+
+        return VAT
+    """
+
+
 def _package(root: Path, modules: dict[str, str]) -> None:
     (root / "shop" / "orders").mkdir(parents=True)
     (root / "shop" / "__init__.py").write_text("")
@@ -53,12 +62,7 @@ def test_a_cycle_through_an_import_inside_a_function_breaks_the_contract(tmp_pat
         tmp_path,
         {
             "prices": "from shop.orders.service import total\n",
-            "orders.service": """\
-                def total() -> int:
-                    from shop.prices import VAT
-
-                    return VAT
-                """,
+            "orders.service": TOTAL_IMPORTS_VAT_INSIDE_A_FUNCTION,
         },
     )
     result = _lint(tmp_path)
@@ -91,12 +95,7 @@ def test_imports_that_run_one_way_keep_the_contract(tmp_path: Path) -> None:
         tmp_path,
         {
             "prices": "VAT = 13\n",
-            "orders.service": """\
-                def total() -> int:
-                    from shop.prices import VAT
-
-                    return VAT
-                """,
+            "orders.service": TOTAL_IMPORTS_VAT_INSIDE_A_FUNCTION,
         },
     )
     result = _lint(tmp_path)
