@@ -60,10 +60,11 @@ test: install lint console browser ## lint, start the infrastructure, run every 
 	cd $(CONSOLE) && npm test
 	$(WITH_INFRA) uv run --frozen pytest $(PYTEST_ARGS)
 
-lint: install console ## ruff (lint + format check), mypy on libs/common, vue-tsc on the console
+lint: install console ## ruff (lint + format check), mypy on libs/common, import contracts, vue-tsc
 	uv run --frozen ruff check .
 	uv run --frozen ruff format --check .
 	uv run --frozen mypy
+	uv run --frozen lint-imports --no-cache --no-logo
 	cd $(CONSOLE) && npm run typecheck
 
 format: install ## apply ruff's fixes and formatting

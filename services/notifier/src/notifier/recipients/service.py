@@ -25,6 +25,7 @@ from notifier.privacy import (
 )
 from notifier.recipients.models import Recipient
 from notifier.recipients.schemas import RecipientIn
+from notifier.rules.service import rules_naming_recipient
 
 
 def _sealed_columns(
@@ -158,8 +159,6 @@ async def replace_recipient(
 async def delete_recipient(
     session: AsyncSession, recipient_id: uuid.UUID, *, if_match: str | None
 ) -> None:
-    from notifier.rules.service import rules_naming_recipient  # rules depend on recipients
-
     recipient = await get_recipient(session, recipient_id)
     check_if_match(if_match, recipient.version, "recipient")
     naming = await rules_naming_recipient(session, recipient_id)

@@ -12,12 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gov_common.events import EventType
 from gov_common.problems import NotFoundError, ProblemError
 from notifier.concurrency import check_if_match
+from notifier.event_types import known_event_type
 from notifier.recipients.models import Recipient
 from notifier.rules.matching import ENVELOPE_FILTER_FIELDS
 from notifier.rules.models import Rule
 from notifier.rules.schemas import FixedRecipient, RuleIn, selector_field
 from notifier.templates.models import Template
-from notifier.templates.service import known_event_type
 
 
 def _invalid(params: list[dict[str, str]]) -> ProblemError:

@@ -1,4 +1,5 @@
-"""Rules about templates: only known event types, only known variables. No HTTP here."""
+"""Rules about templates: only known event types, only known variables; a template a rule uses
+keeps its event type and is not deleted. No HTTP here."""
 
 from __future__ import annotations
 
@@ -8,27 +9,13 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gov_common.events import EVENT_TYPES, EventType
 from gov_common.problems import NotFoundError, ProblemError
 from notifier.concurrency import check_if_match
+from notifier.event_types import known_event_type
+from notifier.rules.service import rules_using_template
 from notifier.templates import rendering
 from notifier.templates.models import Template
 from notifier.templates.schemas import PreviewIn, PreviewRead, TemplateIn
-
-
-def known_event_type(name: str, *, field: str = "event_type") -> EventType:
-    """The registered event type, or a 422 naming the types there are."""
-    found = EVENT_TYPES.get(name)
-    if found is None:
-        raise ProblemError(
-            422,
-            f"{field} {name!r} is not a registered event type; known types: "
-            + ", ".join(sorted(EVENT_TYPES)),
-            problem_type="unknown-event-type",
-            title="Unknown event type",
-            extra={"invalid_params": [{"name": field, "reason": "not a registered event type"}]},
-        )
-    return found
 
 
 def check_template(data: TemplateIn) -> None:
@@ -86,8 +73,6 @@ async def get_template(session: AsyncSession, template_id: uuid.UUID) -> Templat
 async def replace_template(
     session: AsyncSession, template_id: uuid.UUID, data: TemplateIn, *, if_match: str | None
 ) -> Template:
-    from notifier.rules.service import rules_using_template
-
     template = await get_template(session, template_id)
     check_if_match(if_match, template.version, "template")
     check_template(data)
@@ -112,8 +97,6 @@ async def replace_template(
 async def delete_template(
     session: AsyncSession, template_id: uuid.UUID, *, if_match: str | None
 ) -> None:
-    from notifier.rules.service import rules_using_template
-
     template = await get_template(session, template_id)
     check_if_match(if_match, template.version, "template")
     using = await rules_using_template(session, template_id)
