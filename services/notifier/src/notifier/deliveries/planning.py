@@ -87,9 +87,7 @@ def withhold_from_accused(recipients: list[Recipient], data: dict[str, Any]) -> 
     accused = data.get("accused_unit_id")
     if not accused:
         return recipients
-    return [
-        r for r in recipients if r.org_unit_id is None or not r.org_unit_id.startswith(accused)
-    ]
+    return [r for r in recipients if r.org_unit_id is None or not r.org_unit_id.startswith(accused)]
 
 
 def channels_for(rule: Rule, recipient: Recipient) -> list[ChannelName]:
