@@ -30,6 +30,25 @@ HONGTU = "610203101"  # 红土镇
 FIGURE_CASES = "/v1/metrics/repeat/cases"  # every case received in the period
 
 
+async def _every_id(
+    client: httpx.AsyncClient, path: str, params: dict[str, str], headers: dict[str, str]
+) -> set[str]:
+    """Every case id a list answers this caller, page after page (other tests' cases too)."""
+    ids: set[str] = set()
+    cursor: str | None = None
+    while True:
+        page = await client.get(
+            path,
+            params={**params, "limit": 200, **({"cursor": cursor} if cursor else {})},
+            headers=headers,
+        )
+        assert page.status_code == 200, page.text
+        body = page.json()
+        ids |= {c["id"] for c in body["items"]}
+        if not (cursor := body.get("next_cursor")):
+            return ids
+
+
 def _clock(case: dict[str, Any], kind: str) -> dict[str, Any]:
     (clock,) = [d for d in case["deadlines"] if d["kind"] == kind and not d["cancelled_at"]][-1:]
     return clock
@@ -193,16 +212,64 @@ async def test_a_case_accusing_a_unit_is_invisible_to_its_people_everywhere(
         assert (
             await client.get(f"/v1/cases/{case['id']}/timeline", headers=who)
         ).status_code == 404
-        listed = (await client.get("/v1/cases", params={"limit": 200}, headers=who)).json()
-        assert case["id"] not in {c["id"] for c in listed["items"]}
-        open311 = await client.get("/open311/v2/requests.json", headers=who)
-        assert case["case_number"] not in open311.text
-        figures = await client.get(FIGURE_CASES, params={"period": "2026"}, headers=who)
-        assert figures.status_code == 200 and case["id"] not in figures.text
+        assert case["id"] not in await _every_id(client, "/v1/cases", {}, who)
+        open311 = await client.get(
+            "/open311/v2/requests.json",
+            params={"service_request_id": case["case_number"]},
+            headers=who,
+        )
+        assert open311.status_code in (200, 404) and case["case_number"] not in open311.text
+        figure = await _every_id(client, FIGURE_CASES, {"period": "2026"}, who)
+        assert case["id"] not in figure
     # Seen where it belongs (the same lists show it), and never sent to the accused.
     assert (await client.get(f"/v1/cases/{case['id']}", headers=operator)).status_code == 200
-    figures = await client.get(FIGURE_CASES, params={"period": "2026"}, headers=operator)
-    assert case["id"] in figures.text
+    assert case["id"] in await _every_id(client, "/v1/cases", {}, operator)
+    assert case["id"] in await _every_id(client, FIGURE_CASES, {"period": "2026"}, operator)
     assert (await client.get(f"/v1/cases/{case['id']}", headers=other_town)).status_code == 404
     sent = await act(client, case["id"], "dispatch", {"to_unit_id": CHENLU_VILLAGE}, **operator)
     assert sent.status_code == 422 and CHENLU in sent.json()["detail"]
+
+
+async def test_review_goes_to_the_organ_above_the_one_that_replied_and_re_review_above_that_art35(
+    client: httpx.AsyncClient, auth: SessionAuth
+) -> None:
+    """第三十五条: 复查 by the organ one level above the one that replied (上一级行政机关), 复核
+    by the one above that; each is the reviewing organ's to accept, not the replying unit's."""
+    operator = auth.headers("operator", subject="xfj-registrar")
+    village = auth.headers("handler", org_unit=CHENLU_VILLAGE, subject="village-handler")
+    town = auth.headers("handler", org_unit=CHENLU, subject="chenlu-handler")
+    district = auth.headers("handler", org_unit="610203", subject="district-handler")
+
+    # In the village's place: it sees every stage (属地) but acts on none above it.
+    case = await create(client, petition(place={"unit_id": CHENLU_VILLAGE}), **operator)
+    await act(client, case["id"], "dispatch", {"to_unit_id": CHENLU_VILLAGE}, **operator)
+    for step in ("accept", "reply"):
+        done = await act(client, case["id"], step, action_body(step), **village)
+        assert done.status_code == 200, (step, done.text)
+    asked = await act(
+        client, case["id"], "request_review", action_body("request_review"), **operator
+    )
+    assert asked.status_code == 200, asked.text
+    review_id = asked.headers["location"].rsplit("/", 1)[1]
+    review = (await client.get(f"/v1/cases/{review_id}", headers=operator)).json()
+    assert review["review_stage"] == "review" and review["handling_unit_id"] == CHENLU
+    assert [d["kind"] for d in review["deadlines"]] == ["review"]  # 30 days (第三十五条)
+
+    own = await act(client, review_id, "accept", action_body("accept"), **village)
+    assert own.status_code == 409, own.text  # the unit that replied does not review itself
+    assert own.json()["type"].endswith("/not-the-handling-unit")
+    for step in ("accept", "reply"):
+        done = await act(client, review_id, step, action_body(step), **town)
+        assert done.status_code == 200, (step, done.text)
+    again = await act(
+        client, review_id, "request_review", action_body("request_review"), **operator
+    )
+    assert again.status_code == 200, again.text
+    re_review_id = again.headers["location"].rsplit("/", 1)[1]
+    re_review = (await client.get(f"/v1/cases/{re_review_id}", headers=operator)).json()
+    assert re_review["review_stage"] == "re_review" and re_review["handling_unit_id"] == "610203"
+    assert [d["kind"] for d in re_review["deadlines"]] == ["re_review"]
+    below = await act(client, re_review_id, "accept", action_body("accept"), **town)
+    assert below.status_code == 409 and below.json()["type"].endswith("/not-the-handling-unit")
+    accepted = await act(client, re_review_id, "accept", action_body("accept"), **district)
+    assert accepted.status_code == 200, accepted.text

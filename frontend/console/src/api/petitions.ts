@@ -81,6 +81,20 @@ export interface Case {
   created_at: string;
   allowed_actions: Action[];
   deadlines: Deadline[];
+  /** A unit's return or extension request waiting on its decision (registry or unit head). */
+  pending_request: PendingRequest | null;
+  decline_route: string | null;
+  decision_notified_on: string | null;
+  decision_notice_means: string | null;
+}
+
+export interface PendingRequest {
+  kind: "return" | "extension";
+  unit_id: string | null;
+  requested_by: string;
+  requested_at: string;
+  reason: string;
+  days: number | null;
 }
 
 export interface TimelineEntry {

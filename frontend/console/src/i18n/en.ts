@@ -61,6 +61,8 @@ const en: typeof zh = {
     unlinkRepeat: "Unlink repeat", category: "Category", place: "Place", handlingUnit: "Handling unit", received: "Received",
     submit: "Submit", cancel: "Cancel", stale: "Someone else changed the case; reloaded, please try again.", done: "{action}: done",
     resolution: "Resolution level", grassroots: "Grassroots", effective: "Effective",
+    pending: "Request awaiting a decision", pendingReturn: "Return (the 信访 registry decides)", pendingExtension: "Extension (the unit's head approves)",
+    pendingDays: "{days} days", pendingBy: "asked by {who} on {at}",
   },
   dash: {
     title: "Dashboard", plan: "Work report", period: "Period", byChapter: "Indicators by chapter", livelihood: "Ten livelihood projects",

@@ -59,6 +59,8 @@ export default {
     unlinkRepeat: "解除重复关联", category: "分类", place: "事发地", handlingUnit: "承办单位", received: "收件日期",
     submit: "提交", cancel: "取消", stale: "案件已被他人更新，已刷新，请重试。", done: "已{action}",
     resolution: "化解层级", grassroots: "基层化解", effective: "有效化解",
+    pending: "待决定的申请", pendingReturn: "退单申请（待信访部门决定）", pendingExtension: "延期申请（待本单位负责人批准）",
+    pendingDays: "{days} 天", pendingBy: "{who} 于 {at} 申请",
   },
   dash: {
     title: "领导驾驶舱", plan: "工作报告", period: "统计期", byChapter: "按篇章的目标指标", livelihood: "十件民生实事",

@@ -1,5 +1,6 @@
-"""Idempotency-Key of ``POST /v1/cases``: the claim, drawn with the case number and the repeat
-candidates.
+"""Idempotency-Key of ``POST /v1/cases`` on :mod:`gov_common.idempotency`, with the fast path
+a registration needs: the claim draws the case number and reads the repeat candidates in the
+same round trip.
 """
 
 from __future__ import annotations
@@ -10,59 +11,62 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import (
-    Select,
-    Table,
-    bindparam,
-    select,
-    true,
-)
-from sqlalchemy.dialects.postgresql import insert
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import Select, Table, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gov_common.problems import ProblemError
+from gov_common.idempotency import Idempotency, claim_statement
+from gov_common.security.crypto import parse_index_keys
+from gov_common.security.principal import Principal
 from petitions_api.cases import repeats
-from petitions_api.cases.models import (
-    Case,
-    IdempotencyKey,
-    case_number_seq,
-)
+from petitions_api.cases.models import Case, IdempotencyKey, case_number_seq
 from petitions_api.cases.repeat_candidates import RepeatLookup, candidates_query
-from petitions_api.cases.schemas import (
-    CaseCreate,
-)
+from petitions_api.cases.schemas import CaseCreate
+
+# Keys of registrations were stored as ``cases:<caller>`` before this table moved onto
+# gov_common; keeping the prefix keeps a retry of such a request a replay.
+NAMESPACE = "cases:"
 
 
-def idempotency_scope(subject: str) -> str:
-    """Idempotency keys are per caller; a long subject is hashed to fit the column."""
-    scope = f"cases:{subject}"
-    if len(scope) <= 100:
-        return scope
-    return "cases:sha256:" + hashlib.sha256(subject.encode()).hexdigest()
+def registration_guard(
+    session: AsyncSession,
+    request: Request,
+    principal: Principal,
+    key: str | None,
+    body: CaseCreate,
+) -> Idempotency:
+    """The ``Idempotency-Key`` guard of a registration. Its digest is keyed (an HMAC under the
+    blind-index key): bodies hold names, phones and ID numbers, and a plain hash of them could
+    be matched by guessing. While that key is rotated, digests under the previous ones are
+    accepted too (``GOV_PII_PREVIOUS_INDEX_KEYS``)."""
+    settings = request.app.state.settings
+    previous = settings.pii_previous_index_keys
+    return Idempotency(
+        session,
+        IdempotencyKey,
+        request,
+        principal,
+        key,
+        body,
+        settings.pii_index_key.get_secret_value().encode(),
+        namespace=NAMESPACE,
+        previous_secrets=parse_index_keys(previous.get_secret_value()).values() if previous else (),
+        also_accept=lambda: [_unkeyed_digest(body)],
+    )
 
 
-def request_hash(data: CaseCreate) -> str:
-    canonical = orjson.dumps(data.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+def _unkeyed_digest(body: CaseCreate) -> str:
+    """The digest keys claimed before migration 0009 were stored with (plain SHA-256 of the
+    body); no new row is stored with it, and the old ones go with the retention job."""
+    canonical = orjson.dumps(body.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(canonical).hexdigest()
-
-
-class IdempotencyKeyReused(ProblemError):  # noqa: N818
-    def __init__(self, key: str) -> None:
-        super().__init__(
-            422,
-            f"Idempotency-Key {key!r} was already used with a different request body; "
-            "use a new key for a new case, or resend the original body",
-            problem_type="idempotency-key-reused",
-        )
 
 
 # Built once (SQLAlchemy then reuses its compiled form without re-deriving a cache key);
 # Core, not ORM: nothing here needs the identity map.
-_CLAIM = (
-    insert(cast(Table, IdempotencyKey.__table__))
-    .values(scope=bindparam("scope"), key=bindparam("key"), request_hash=bindparam("request_hash"))
-    .on_conflict_do_nothing(index_elements=["scope", "key"])
-    .returning(case_number_seq.next_value().label("case_sequence"))
+_CLAIM = claim_statement(IdempotencyKey).returning(
+    case_number_seq.next_value().label("case_sequence")
 )
 
 
@@ -104,25 +108,22 @@ class IdempotencyClaim:
 
 
 async def claim_idempotency_key(
-    session: AsyncSession,
-    *,
-    scope: str,
-    key: str,
-    digest: str,
-    lookup: RepeatLookup | None = None,
+    session: AsyncSession, guard: Idempotency, lookup: RepeatLookup | None = None
 ) -> IdempotencyClaim | IdempotencyKey:
-    """Claim ``key`` for this request, or return the earlier request's record.
+    """Claim the guard's key for this request, or return the earlier request's record.
 
     The insert waits on a concurrent transaction holding the same key, so two identical
     requests racing each other still create one case. The claim also draws the new case's
     number from ``case_number_seq`` and, given a ``lookup``, reads the repeat candidates
-    (one round trip for all; a replay draws and reads nothing).
+    (one round trip for all; a replay draws and reads nothing). A different body under the
+    same key is gov_common's 422 ``idempotency-key-reused``.
     """
-    params: dict[str, Any] = {"scope": scope, "key": key, "request_hash": digest}
+    assert guard.key is not None
+    params = guard.params
     if lookup is None:
         claimed = await session.scalar(_CLAIM, params)
         if claimed is not None:
-            return IdempotencyClaim(scope=scope, key=key, case_sequence=claimed)
+            return IdempotencyClaim(scope=guard.scope, key=guard.key, case_sequence=claimed)
     else:
         if lookup.phone_index:
             params["phone_index"] = list(lookup.phone_index)
@@ -134,8 +135,8 @@ async def claim_idempotency_key(
         rows = (await session.execute(statement, params)).all()
         if rows:
             return IdempotencyClaim(
-                scope=scope,
-                key=key,
+                scope=guard.scope,
+                key=guard.key,
                 case_sequence=rows[0].case_sequence,
                 repeat_candidates=[
                     repeats.Candidate(r.id, r.subject, r.description, r.category_code)
@@ -143,8 +144,11 @@ async def claim_idempotency_key(
                     if r.id is not None
                 ],
             )
-    earlier = await session.get(IdempotencyKey, (scope, key))
-    assert earlier is not None
-    if earlier.request_hash != digest:
-        raise IdempotencyKeyReused(key)
+    earlier: IdempotencyKey = await guard.earlier()
     return earlier
+
+
+def replay(guard: Idempotency, earlier: IdempotencyKey) -> JSONResponse:
+    """The earlier registration's answer again (its ``Location`` remembered), with its ETag."""
+    body = cast(dict[str, Any], earlier.response_body)
+    return guard.replay_response(earlier, {"ETag": f'"{body["version"]}"'})

@@ -36,6 +36,7 @@ from gov_common.events.petitions import (
     ReplyOutcome,
     ResolutionLevel,
 )
+from gov_common.idempotency import IdempotencyKeyMixin
 from petitions_api.cases.lifecycle import CaseStatus, RequestKind, ReviewStage
 from petitions_api.db import Base
 
@@ -202,15 +203,8 @@ class CaseRequest(Base):
     decision_reason: Mapped[str | None] = mapped_column(Text)
 
 
-class IdempotencyKey(Base):
-    """A creating request seen before: the same key and body get the same answer again."""
+class IdempotencyKey(IdempotencyKeyMixin, Base):
+    """A registration seen before (gov_common.idempotency): the same key and body get the same
+    answer again; ``case_id`` is the case it created."""
 
-    __tablename__ = "idempotency_keys"
-
-    scope: Mapped[str] = mapped_column(String(100), primary_key=True)  # client or route
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    request_hash: Mapped[str] = mapped_column(String(64))
     case_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("cases.id"))
-    response_status: Mapped[int | None] = mapped_column(Integer)
-    response_body: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 
 from gov_common.app import SessionDep
 from gov_common.events.petitions import CaseKind, Channel, DeadlineKind
+from gov_common.idempotency import IdempotencyKeyHeader
 from gov_common.pagination import Page
 from gov_common.problems import PROBLEM_RESPONSES
 from gov_common.security.access import ForbiddenError
@@ -78,15 +79,7 @@ async def create_case(
     session: SessionDep,
     request: Request,
     principal: PrincipalDep,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            min_length=1,
-            max_length=200,
-            description="same key and body from the same caller → the same answer, one case",
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     settings = request.app.state.settings
     if body.kind is CaseKind.PETITION_CASE and not registers_petitions(principal):
@@ -95,34 +88,21 @@ async def create_case(
             "are registered by the 信访 registry (role operator)"
         )
     # Keys are the caller's own: another client's key neither replays nor blocks this one.
-    scope = idempotency.idempotency_scope(principal.subject)
     claim = None
     if idempotency_key is not None:
+        guard = idempotency.registration_guard(session, request, principal, idempotency_key, body)
         claimed = await idempotency.claim_idempotency_key(
-            session,
-            scope=scope,
-            key=idempotency_key,
-            digest=idempotency.request_hash(body),
-            lookup=repeat_candidates.repeat_lookup(body, settings),
+            session, guard, repeat_candidates.repeat_lookup(body, settings)
         )
         if isinstance(claimed, idempotency.IdempotencyClaim):
             claim = claimed
         elif claimed.response_body is None:
             # Claimed earlier without an answer: this request answers and remembers it.
             claim = idempotency.IdempotencyClaim(
-                scope=scope, key=idempotency_key, case_sequence=None
+                scope=guard.scope, key=idempotency_key, case_sequence=None
             )
         else:
-            replay = claimed.response_body
-            return JSONResponse(
-                replay,
-                status_code=claimed.response_status or 201,
-                headers={
-                    "Location": f"/v1/cases/{replay['id']}",
-                    "ETag": f'"{replay["version"]}"',
-                    "Idempotent-Replayed": "true",
-                },
-            )
+            return idempotency.replay(guard, claimed)
     registration = await register(
         session,
         body,
