@@ -6,7 +6,7 @@ const en: typeof zh = {
     title: "Sign in", username: "Account", password: "Password", submit: "Sign in", failed: "Sign-in failed: {reason}",
     demo: "Demo accounts (password: account + -demo)", hint: "The token stays in this tab only and ends when it closes.",
   },
-  roles: { operator: "Operator", handler: "Handler", supervisor: "Supervisor", planner: "Planner", admin: "Admin", system_client: "System client", read_only: "Read-only" },
+  roles: { operator: "Operator", handler: "Handler", supervisor: "Supervisor", unit_head: "Unit head", planner: "Planner", admin: "Admin", system_client: "System client", read_only: "Read-only" },
   kind: { hotline_ticket: "12345 ticket", petition_case: "Petition case" },
   channel: { hotline_call: "Hotline call", web: "Web / app", letter: "Letter", visit: "Visit", transfer_from_above: "From higher level" },
   status: {

@@ -4,7 +4,7 @@ export default {
     title: "登录", username: "账号", password: "密码", submit: "登录", failed: "登录失败：{reason}",
     demo: "演示账号（密码为账号加 -demo）", hint: "令牌仅保存在本标签页，关闭即失效。",
   },
-  roles: { operator: "话务员/登记员", handler: "承办人", supervisor: "督办", planner: "规划科", admin: "管理员", system_client: "系统客户端", read_only: "只读" },
+  roles: { operator: "话务员/登记员", handler: "承办人", supervisor: "督办", unit_head: "单位负责人", planner: "规划科", admin: "管理员", system_client: "系统客户端", read_only: "只读" },
   kind: { hotline_ticket: "12345工单", petition_case: "信访件" },
   channel: { hotline_call: "热线来电", web: "网上/App", letter: "来信", visit: "来访", transfer_from_above: "上级转办" },
   status: {

@@ -24,6 +24,10 @@ describe("actions offered", () => {
       note: "已电话告知",
     });
   });
+  it("takes the number Vue's v-model gives a type=number field", () => {
+    const fields = fieldsFor("request_extension", { kind: "petition_case" });
+    expect(bodyFrom(fields, { days: 30, reason: "需协调勘测" })).toEqual({ days: 30, reason: "需协调勘测" });
+  });
 });
 
 describe("token claims", () => {

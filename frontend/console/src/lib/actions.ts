@@ -44,19 +44,24 @@ export function fieldsFor(action: Action, c: Pick<Case, "kind">): string[] {
   }
 }
 
-/** The request body from the form's values (names as in `fieldsFor`). */
-export function bodyFrom(fields: string[], values: Record<string, string>): Record<string, unknown> {
+/** The request body from the form's values (names as in `fieldsFor`). A value may be a
+ * number: Vue's v-model on `<input type="number">` casts what is typed. */
+export function bodyFrom(
+  fields: string[],
+  values: Record<string, string | number | undefined>,
+): Record<string, unknown> {
   const body: Record<string, unknown> = {};
   const notice: Record<string, string> = {};
   for (const field of fields) {
     const name = field.replace("?", "");
-    const v = values[name]?.trim();
+    const v = values[name] == null ? "" : String(values[name]).trim();
     if (!v) continue;
     if (name.startsWith("notice_")) notice[name.slice("notice_".length)] = v;
     else body[name] = name === "days" ? Number(v) : v;
   }
   if (Object.keys(notice).length) body.notice = notice;
-  if (values.note?.trim()) body.note = values.note.trim();
+  const note = values.note == null ? "" : String(values.note).trim();
+  if (note) body.note = note;
   return body;
 }
 
