@@ -118,11 +118,12 @@ def history(console_suite: ConsoleSuite) -> dict[str, Any]:
             place={"unit_id": HONGTU},
             petitioner={"name": "钱先生", "phone": "13700001111"},
         )
-        petition = _act(operator, _act(operator, petition, "accept"), "dispatch")
+        # 第二十二条: the 信访部门 forwards it; the town accepts it with the written notice.
+        petition = _act(operator, petition, "dispatch")
     with console_suite.api("handler-hongtu") as hongtu:
         petition = _act(
             hongtu,
-            _act(hongtu, petition, "take"),
+            _act(hongtu, petition, "accept", {"notice": {"means": "in_person"}}),
             "reply",
             {"outcome": "supported", "reply": "已督促物业清运垃圾并建立长效机制"},
         )
@@ -266,6 +267,80 @@ def test_operator_files_a_repeat_call_handler_replies_dashboard_moves(
     context.close()
 
 
+def test_a_petition_through_the_console_forwarded_accepted_and_extended_by_the_head(
+    console_suite: ConsoleSuite, browser: Any, screenshots: Path
+) -> None:
+    """Issue 15: the console drives the 条例's steps, each signed in as the one who takes it —
+    the registry forwards (第二十二条), the town accepts with the written notice and asks for an
+    extension, and only the town's head approves it (第三十四条). Every button is the API's
+    allowed_actions for that caller."""
+    from playwright.sync_api import expect
+
+    with console_suite.api("operator") as operator:
+        case = _file(
+            operator,
+            kind="petition_case",
+            channel="letter",
+            subject="陈炉镇示例村道路损毁",
+            description="村道被重车压坏，雨天无法通行。",
+            category_code="VILLAGE-AFFAIRS",
+            place={"unit_id": CHENLU_VILLAGE},
+            petitioner={"name": "李女士", "phone": "13600002222"},
+        )
+    context = browser.new_context(viewport=DESKTOP, locale="zh-CN")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    actions = page.get_by_test_id("actions")
+
+    _sign_in(page, console_suite, "operator")
+    page.goto(f"{console_suite.url}/cases/{case['id']}")
+    expect(page.get_by_test_id("case-status")).to_have_text("已登记", timeout=WAIT_MS)
+    expect(page.get_by_test_id("deadline-forwarding")).to_be_visible()
+    expect(actions.locator("[data-action=accept]")).to_have_count(0)  # the organ's step
+    page.locator("[data-action=dispatch]").click()
+    page.get_by_test_id("action-submit").click()
+    expect(page.get_by_test_id("case-status")).to_have_text("已派单", timeout=WAIT_MS)
+    expect(page.get_by_test_id("handling-unit")).to_have_text("陈炉镇")
+    expect(actions.locator("button[data-action]")).to_have_count(0)
+    _sign_out(page)
+
+    _sign_in(page, console_suite, "handler-chenlu")
+    page.goto(f"{console_suite.url}/cases/{case['id']}")
+    expect(page.locator("[data-action=accept]")).to_be_visible(timeout=WAIT_MS)
+    page.locator("[data-action=accept]").click()
+    page.locator("[data-field=notice_means]").select_option("post")
+    page.get_by_test_id("action-submit").click()
+    expect(page.get_by_test_id("case-status")).to_have_text("办理中", timeout=WAIT_MS)
+    expect(page.get_by_test_id("deadline-handling")).to_be_visible()
+    expect(page.locator("[data-action=approve_extension]")).to_have_count(0)
+    page.locator("[data-action=request_extension]").click()
+    page.locator("[data-field=days]").fill("30")
+    page.locator("[data-field=reason]").fill("需协调区交通局共同勘测路面，三十日内难以完工。")
+    page.get_by_test_id("action-submit").click()
+    pending = page.get_by_test_id("pending-request")
+    expect(pending).to_contain_text("延期申请", timeout=WAIT_MS)
+    expect(pending).to_contain_text("30 天")
+    expect(page.locator("[data-action=request_extension]")).to_have_count(0)  # one at a time
+    _sign_out(page)
+
+    _sign_in(page, console_suite, "head-chenlu")
+    page.goto(f"{console_suite.url}/cases/{case['id']}")
+    expect(page.get_by_test_id("pending-request")).to_contain_text("延期申请", timeout=WAIT_MS)
+    expect(actions.locator("button[data-action]")).to_have_count(2)
+    _shoot(page, screenshots / "case-extension-request.png")
+    page.locator("[data-action=approve_extension]").click()
+    page.locator("[data-field=notice_means]").select_option("post")
+    page.get_by_test_id("action-submit").click()
+    expect(page.get_by_test_id("pending-request")).to_have_count(0, timeout=WAIT_MS)
+    expect(page.get_by_test_id("timeline")).to_contain_text("批准延期")
+    with console_suite.api("operator") as operator:
+        read = operator.get(f"/v1/cases/{case['id']}").json()
+    assert read["extended"] is True and read["pending_request"] is None
+    assert errors == []
+    context.close()
+
+
 def test_tablet_and_english(
     console_suite: ConsoleSuite, history: dict[str, Any], browser: Any, screenshots: Path
 ) -> None:
@@ -346,7 +421,10 @@ def test_a_provisional_deadline_reads_zanding_until_the_notice_is_entered(
         category_code="HEATING",
         petitioner={"name": "孙先生", "phone": "13712345678"},
     )
-    case = _act(operator, case, "accept")
+    # 第二十二条: the registry forwards it; 红土镇 accepts it with the written notice.
+    case = _act(operator, case, "dispatch", {"to_unit_id": HONGTU})
+    with console_suite.api("handler-hongtu") as hongtu:
+        case = _act(hongtu, case, "accept", {"notice": {"means": "post"}})
     handling = next(d for d in case["deadlines"] if d["kind"] == "handling")
     year = _provisional_year()
     assert handling["provisional"] is (date.fromisoformat(handling["due_on"]).year >= year)

@@ -112,9 +112,9 @@ async def test_a_case_closed_in_petitions_moves_the_live_indicator_once(suite: S
         case = created.json()
         assert case["first_time"] is True
         case_id = case["id"]
-        await _act(http, suite, case_id, "accept", operator)
+        # 第二十二条: forwarded by the 信访部门, accepted by the town with the written notice.
         await _act(http, suite, case_id, "dispatch", operator, {"to_unit_id": CHENLU})
-        await _act(http, suite, case_id, "take", handler)
+        await _act(http, suite, case_id, "accept", handler, {"notice": {"means": "post"}})
         await _act(
             http, suite, case_id, "reply", handler, {"outcome": "supported", "reply": "已修复"}
         )

@@ -56,9 +56,8 @@ async def _walk(suite: Suite, person: dict[str, str]) -> str:
         assert created.status_code == 201, created.text
         case_id = str(created.json()["id"])
         steps: list[tuple[str, dict[str, str], dict[str, Any]]] = [
-            ("accept", operator, {}),
             ("dispatch", operator, {"to_unit_id": CHENGGUAN}),
-            ("take", handler, {}),
+            ("accept", handler, {"notice": {"means": "post"}}),
             ("reply", handler, {"outcome": "supported", "reply": "供热公司已整改，室温达标"}),
             ("rate", operator, {"rating": "satisfied"}),
             ("close", operator, {}),

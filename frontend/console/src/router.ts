@@ -1,8 +1,9 @@
 import { createRouter, createWebHistory } from "vue-router";
 import { hasRole, homeFor, session, type Role } from "./auth/session";
 
-const WORKBENCH: Role[] = ["operator", "handler", "supervisor"];
-const FIGURES: Role[] = ["operator", "handler", "supervisor", "planner", "read_only"];
+// A unit's head (负责人) works cases too: the extension requests waiting on their approval.
+const WORKBENCH: Role[] = ["operator", "handler", "supervisor", "unit_head"];
+const FIGURES: Role[] = ["operator", "handler", "supervisor", "unit_head", "planner", "read_only"];
 
 export const router = createRouter({
   history: createWebHistory(),

@@ -64,16 +64,25 @@ def hotline(**changes: Any) -> dict[str, Any]:
 def action_body(action: str) -> dict[str, Any]:
     """A valid body for each action."""
     return {
-        "accept": {},
-        "decline": {"reason": "不属于信访事项，已告知通过诉讼途径解决"},
+        "accept": {"notice": {"means": "post"}},
+        "decline": {
+            "reason": "属于民事纠纷，已告知通过诉讼途径解决",
+            "route": "litigation",
+            "notice": {"means": "post"},
+        },
         "dispatch": {},
         "take": {},
         "return": {"reason": "非本单位职责"},
+        "approve_return": {"to_unit_id": "D-ZJJ"},
+        "refuse_return": {"reason": "属于本单位职责，请依法办理"},
         "reply": {"outcome": "supported", "reply": "已协调供热公司整改，室温已达标"},
         "rate": {"rating": "dissatisfied"},
         "close": {},
         "reopen": {"reason": "回访不满意，重新办理"},
         "extend": {"days": 30, "reason": "需要第三方检测"},
+        "request_extension": {"days": 30, "reason": "需要第三方检测"},
+        "approve_extension": {"notice": {"means": "post"}},
+        "refuse_extension": {"reason": "理由不充分，请按期办结"},
         "supervise": {"due_on": (today_in_china() + timedelta(days=5)).isoformat()},
         "escalate": {"to_unit_id": "610203", "reason": "涉及多个部门，提级办理"},
         "request_review": {"reason": "对答复意见不服，申请复查"},
@@ -100,6 +109,8 @@ async def create(client: httpx.AsyncClient, body: dict[str, Any], **headers: str
     return response.json()
 
 
+# The steps that bring a new case to a state: a 12345 ticket (accepted, then dispatched and
+# taken) and a 信访 case (forwarded, then accepted by the organ: 第二十二条).
 PATHS: dict[str, list[str]] = {
     "registered": [],
     "declined": ["decline"],
@@ -110,18 +121,37 @@ PATHS: dict[str, list[str]] = {
     "rated": ["accept", "dispatch", "take", "reply", "rate"],
     "closed": ["accept", "dispatch", "take", "reply", "rate", "close"],
 }
+PETITION_PATHS: dict[str, list[str]] = {
+    "registered": [],
+    "declined": ["decline"],
+    "dispatched": ["dispatch"],
+    "in_progress": ["dispatch", "accept"],
+    "replied": ["dispatch", "accept", "reply"],
+    "rated": ["dispatch", "accept", "reply", "rate"],
+    "closed": ["dispatch", "accept", "reply", "rate", "close"],
+}
 
 
 async def case_in(
     client: httpx.AsyncClient, state: str, body: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     case = await create(client, body or petition())
-    for step in PATHS[state]:
+    paths = PETITION_PATHS if case["kind"] == "petition_case" else PATHS
+    for step in paths[state]:
         response = await act(client, case["id"], step)
         assert response.status_code == 200, (step, response.text)
         case = response.json()
     assert case["status"] == state
     return case
+
+
+async def accept_petition(client: httpx.AsyncClient, case_id: str) -> dict[str, Any]:
+    """A registered 信访 case forwarded by the registry and accepted by the unit, with the
+    written notice (第二十二条): its 60-day handling clock starts today."""
+    for step in ("dispatch", "accept"):
+        response = await act(client, case_id, step)
+        assert response.status_code == 200, (step, response.text)
+    return response.json()
 
 
 @asynccontextmanager

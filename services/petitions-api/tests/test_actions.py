@@ -9,37 +9,64 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from petitions_api.cases.lifecycle import TRANSITIONS, Action, CaseStatus, allowed_actions
+from petitions_api.cases.lifecycle import (
+    REQUESTS,
+    TRANSITIONS,
+    Action,
+    CaseStatus,
+    Position,
+    Track,
+    allowed_actions,
+)
 from petitions_api.db import OutboxMessage
 
-from .helpers import act, case_in, create, hotline, petition
+from .helpers import PATHS, PETITION_PATHS, act, case_in, create, hotline, petition
 
 pytestmark = pytest.mark.integration
 
-PAIRS = [(state, action) for state in CaseStatus for action in Action]
+KINDS = {Track.HOTLINE: "hotline_ticket", Track.PETITION: "petition_case"}
+TRIPLES = [
+    (track, state, action)
+    for track, paths in ((Track.HOTLINE, PATHS), (Track.PETITION, PETITION_PATHS))
+    for state in CaseStatus
+    if state.value in paths
+    for action in Action
+]
 
 
-@pytest.mark.parametrize(("state", "action"), PAIRS, ids=[f"{s}-{a}" for s, a in PAIRS])
-async def test_every_action_from_every_state(
-    client: httpx.AsyncClient, state: CaseStatus, action: Action
+@pytest.mark.parametrize(
+    ("track", "state", "action"), TRIPLES, ids=[f"{t}-{s}-{a}" for t, s, a in TRIPLES]
+)
+async def test_every_action_from_every_state_of_each_track(
+    client: httpx.AsyncClient, track: Track, state: CaseStatus, action: Action
 ) -> None:
-    case = await case_in(client, state.value)
+    body = hotline() if track is Track.HOTLINE else petition()
+    case = await case_in(client, state.value, body)
+    where = Position(track, state)
 
-    response = await act(client, case["id"], action.value)
+    ticket_extension = track is Track.HOTLINE and action is Action.EXTEND
+    body = (
+        {"days": 5, "reason": "需要协调供电公司"} if ticket_extension else None
+    )  # the city's limit
+    response = await act(client, case["id"], action.value, body)
 
-    if (state, action) in TRANSITIONS:
+    step = TRANSITIONS[track].get((state, action))
+    if step is not None and action in allowed_actions(where):
         assert response.status_code == 200, response.text
         after = response.json()
-        assert after["status"] == TRANSITIONS[(state, action)].value
+        assert after["status"] == step.next.value
         assert after["version"] == case["version"] + 1
-        assert after["allowed_actions"] == [
-            a.value for a in allowed_actions(CaseStatus(after["status"]))
-        ]
+        pending = REQUESTS.get((track, action))
+        expected = allowed_actions(
+            Position(track, CaseStatus(after["status"]), pending, after["accepted_on"] is not None)
+        )
+        assert after["allowed_actions"] == [a.value for a in expected]
+        assert (after["pending_request"] or {}).get("kind") == (pending and pending.value)
     else:
         assert response.status_code == 409, response.text
         problem = response.json()
         assert problem["type"].endswith("/action-not-allowed")
-        assert problem["allowed_actions"] == [a.value for a in allowed_actions(state)]
+        assert problem["allowed_actions"] == [a.value for a in allowed_actions(where)]
         assert action.value in problem["detail"] and state.value in problem["detail"]
         unchanged = (await client.get(f"/v1/cases/{case['id']}")).json()
         assert unchanged["version"] == case["version"]
@@ -63,15 +90,15 @@ async def test_a_petition_walked_to_closure_records_every_step_and_event(
     case = await create(client, petition())
     assert case["handling_unit_id"] == "D-ZJJ"  # HEATING routes to 区住建局
     assert case["town_unit_id"] == "610203001"  # 城关街道
-    assert [d["kind"] for d in case["deadlines"]] == ["acceptance"]
+    assert [d["kind"] for d in case["deadlines"]] == ["forwarding"]  # 第二十二条: 15 days
     steps = [
-        ("accept", None),
         ("dispatch", {"to_unit_id": "610203001"}),
         ("return", None),
-        ("dispatch", {"to_unit_id": "610203001001"}),
-        ("take", None),
+        ("approve_return", {"to_unit_id": "610203001001"}),
+        ("accept", None),
         ("supervise", None),
-        ("extend", None),
+        ("request_extension", None),
+        ("approve_extension", None),
         ("reply", None),
         ("rate", {"rating": "satisfied"}),
         ("close", None),
@@ -89,16 +116,17 @@ async def test_a_petition_walked_to_closure_records_every_step_and_event(
     timeline = (await client.get(f"/v1/cases/{case['id']}/timeline")).json()
     assert [e["action"] for e in timeline] == ["register"] + [a for a, _ in steps]
     assert all(e["actor"] == "operator-1" for e in timeline[1:])
-    assert timeline[3]["reason"] == "非本单位职责"
-    assert timeline[3]["from_status"] == "dispatched" and timeline[3]["to_status"] == "accepted"
+    assert timeline[2]["reason"] == "非本单位职责"
+    # The return waits on the 信访部门: the case stays dispatched to the unit meanwhile.
+    assert timeline[2]["from_status"] == "dispatched" and timeline[2]["to_status"] == "dispatched"
 
     kinds = [kind for kind, _ in await _events(app, case["id"])]
     assert kinds == [
         "created",
-        "accepted",
         "dispatched",
         "returned",
         "dispatched",
+        "accepted",
         "supervised",
         "extended",
         "replied",
@@ -126,9 +154,9 @@ async def test_a_hotline_ticket_runs_on_its_category_tier_clock(client: httpx.As
 
 async def test_if_match_protects_against_lost_updates(client: httpx.AsyncClient) -> None:
     case = await create(client, petition())
-    stale = await act(client, case["id"], "accept", **{"If-Match": '"7"'})
+    stale = await act(client, case["id"], "dispatch", **{"If-Match": '"7"'})
     assert stale.status_code == 412
-    fresh = await act(client, case["id"], "accept", **{"If-Match": '"1"'})
+    fresh = await act(client, case["id"], "dispatch", **{"If-Match": '"1"'})
     assert fresh.status_code == 200 and fresh.headers["etag"] == '"2"'
 
 
@@ -136,12 +164,13 @@ async def test_guards_refuse_with_a_reason_and_the_allowed_actions(
     client: httpx.AsyncClient,
 ) -> None:
     case = await case_in(client, "in_progress")
-    assert (await act(client, case["id"], "extend")).status_code == 200
-    second = await act(client, case["id"], "extend")
+    assert (await act(client, case["id"], "request_extension")).status_code == 200
+    assert (await act(client, case["id"], "approve_extension")).status_code == 200
+    second = await act(client, case["id"], "request_extension")
     assert second.status_code == 409
     assert second.json()["type"].endswith("/action-refused")
     assert "already extended" in second.json()["detail"]
-    assert "extend" in second.json()["allowed_actions"]
+    assert "request_extension" in second.json()["allowed_actions"]
 
     rated = await case_in(client, "replied")
     await act(client, rated["id"], "rate", {"rating": "satisfied"})
@@ -180,20 +209,27 @@ async def test_escalation_goes_up_only(client: httpx.AsyncClient) -> None:
 
 
 async def test_review_and_re_review_then_the_matter_is_final(client: httpx.AsyncClient) -> None:
-    original = await case_in(client, "closed")
+    """第三十五条、第三十六条: 复查 by the organ above the one that replied, 复核 by the one
+    above that — here a village replied, 城关街道 reviews, the district re-reviews."""
+    original = await case_in(client, "closed", petition(handling_unit_id="610203001001"))
+    assert original["resolution_unit_id"] == "610203001001"
     response = await act(client, original["id"], "request_review")
     assert response.status_code == 200
     review_id = response.headers["location"].rsplit("/", 1)[1]
     review = (await client.get(f"/v1/cases/{review_id}")).json()
     assert review["review_stage"] == "review" and review["parent_case_id"] == original["id"]
     assert [d["kind"] for d in review["deadlines"]] == ["review"]
+    assert review["handling_unit_id"] == "610203001"  # 城关街道, above the village
 
-    for step in ["accept", "dispatch", "take", "reply", "rate", "close"]:
+    for step in ["accept", "reply", "rate", "close"]:
         assert (await act(client, review_id, step)).status_code == 200, step
     re_review_id = (
         (await act(client, review_id, "request_review")).headers["location"].rsplit("/", 1)[1]
     )
-    for step in ["accept", "dispatch", "take", "reply", "rate", "close"]:
+    re_review = (await client.get(f"/v1/cases/{re_review_id}")).json()
+    assert re_review["handling_unit_id"] == "610203"  # the district, above 城关街道
+    assert [d["kind"] for d in re_review["deadlines"]] == ["re_review"]
+    for step in ["accept", "reply", "rate", "close"]:
         assert (await act(client, re_review_id, step)).status_code == 200, step
     refused = await act(client, re_review_id, "request_review")
     assert refused.status_code == 409 and "final" in refused.json()["detail"]
@@ -203,7 +239,7 @@ async def test_review_and_re_review_then_the_matter_is_final(client: httpx.Async
     del petitioner["masked"]
     again = await create(client, petition(petitioner=petitioner))
     assert again["repeat_of"] is not None and again["first_time"] is False
-    refused_again = await act(client, again["id"], "accept")
+    refused_again = await act(client, again["id"], "dispatch")
     assert refused_again.status_code == 409 and "复核" in refused_again.json()["detail"]
     assert (await act(client, again["id"], "decline")).status_code == 200
 
@@ -215,7 +251,6 @@ async def test_every_transition_is_on_the_timeline_with_the_actor(
     timeline = (await client.get(f"/v1/cases/{case['id']}/timeline")).json()
     assert [(e["from_status"], e["to_status"]) for e in timeline] == [
         (None, "registered"),
-        ("registered", "accepted"),
-        ("accepted", "dispatched"),
+        ("registered", "dispatched"),
     ]
-    assert timeline[2]["details"]["to_unit_id"] == "D-ZJJ"
+    assert timeline[1]["details"]["to_unit_id"] == "D-ZJJ"

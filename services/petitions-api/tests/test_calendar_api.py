@@ -29,7 +29,14 @@ from petitions_api.deadlines.calendar.working import WorkingCalendar
 from petitions_api.deadlines.models import CaseDeadline
 from petitions_api.deadlines.service import sweep
 
-from .helpers import ACTOR_ID, act, app_with_reference_data, create, own_database, petition
+from .helpers import (
+    ACTOR_ID,
+    accept_petition,
+    app_with_reference_data,
+    create,
+    own_database,
+    petition,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -138,7 +145,7 @@ async def test_a_petition_accepted_today_has_a_provisional_handling_deadline(
     client: httpx.AsyncClient,
 ) -> None:
     case = await create(client, petition())
-    accepted = (await act(client, case["id"], "accept")).json()
+    accepted = await accept_petition(client, case["id"])
     handling = _clock(accepted, "handling")
     due = date.fromisoformat(handling["due_on"])
     # Provisional exactly when the 60 days reach a year only the law's rest days are known of.
@@ -196,10 +203,10 @@ async def test_entering_the_notice_moves_the_dates_that_rest_on_the_year(
     own_app: FastAPI, admin: httpx.AsyncClient
 ) -> None:
     accepted = await create(admin, petition(received_on=TODAY.isoformat()))
-    accepted = (await act(admin, accepted["id"], "accept")).json()
+    accepted = await accept_petition(admin, accepted["id"])
     before = _clock(accepted, "handling")
     untouched = await create(admin, petition())  # its 15-day clock may end this year
-    untouched_before = _clock(untouched, "acceptance")
+    untouched_before = _clock(untouched, "forwarding")
 
     # The handling clock runs into YEAR; make it rest on days the made-up notice changes.
     schedule = made_up_schedule()
@@ -244,7 +251,7 @@ async def test_entering_the_notice_moves_the_dates_that_rest_on_the_year(
     # A clock that never read the year is not touched.
     again = (await admin.get(f"/v1/cases/{untouched['id']}")).json()
     if date.fromisoformat(untouched_before["due_on"]).year < YEAR:
-        assert _clock(again, "acceptance")["due_on"] == untouched_before["due_on"]
+        assert _clock(again, "forwarding")["due_on"] == untouched_before["due_on"]
         assert await _events(own_app, untouched["id"], DEADLINE_CHANGED) == []
 
     # The same schedule again changes nothing; the history keeps the entry.
@@ -279,7 +286,7 @@ async def test_start_up_records_the_sources_and_corrects_clocks_stored_by_older_
     """A clock stored before the calendar was data (revision 0, a date counted on the old
     rules) is computed again once the start-up records the years' sources."""
     case = await create(admin, petition())
-    case = (await act(admin, case["id"], "accept")).json()
+    case = await accept_petition(admin, case["id"])
     async with unit_of_work(own_app.state.sessions) as session:
         clock = await session.get(CaseDeadline, await _clock_id(session, case["id"]))
         assert clock is not None
@@ -335,7 +342,7 @@ async def test_the_sweep_never_alerts_about_a_date_that_no_longer_holds(
     """Between a schedule's entry and the recompute, a clock resting on the year is stale:
     the sweep skips it; once recomputed, it is alerted about its new date, once."""
     case = await create(admin, petition())
-    case = (await act(admin, case["id"], "accept")).json()
+    case = await accept_petition(admin, case["id"])
     schedule = made_up_schedule()
     first_extra = date.fromisoformat(
         next(h for h in schedule["holidays"] if date.fromisoformat(h) >= date(YEAR, 1, 4))

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from gov_common.clock import today_in_china
 from petitions_api.cases.models import Case
-from petitions_api.cases.service import format_case_number
+from petitions_api.cases.registration import format_case_number
 from petitions_api.db import OutboxMessage
 
 pytestmark = pytest.mark.integration
@@ -49,7 +49,8 @@ async def test_a_registered_case_can_be_read_and_its_event_waits_in_the_outbox(
     case = response.json()
     assert case["case_number"].startswith("XF2026-")
     assert case["status"] == "registered"
-    assert case["allowed_actions"] == ["accept", "decline", "supervise"]
+    # the registry forwards or declines it (第二十二条); the unit accepts only once it is forwarded
+    assert case["allowed_actions"] == ["dispatch", "decline", "supervise"]
     assert response.headers["etag"] == '"1"'
     assert response.headers["location"] == f"/v1/cases/{case['id']}"
     read = await client.get(response.headers["location"])

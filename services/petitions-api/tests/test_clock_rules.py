@@ -142,7 +142,7 @@ async def _review_in_progress(client: httpx.AsyncClient, stage_steps: int = 1) -
         review = (await client.get("/v1/cases", params={"parent_case_id": case["id"]})).json()[
             "items"
         ][0]
-        for step in ("accept", "dispatch", "take"):
+        for step in ("accept",):  # routed to the organ above at the request
             response = await act(client, review["id"], step)
             assert response.status_code == 200, (step, response.text)
         case = response.json()
@@ -153,19 +153,23 @@ async def test_a_review_clock_is_not_extended(client: httpx.AsyncClient) -> None
     """第三十五条 gives the 30 days of a 复查 no extension (unlike 第三十四条's 60)."""
     review = await _review_in_progress(client)
     assert _running(review, "review")
-    refused = await act(client, review["id"], "extend", {"days": 5, "reason": "情况复杂"})
-    assert refused.status_code == 409, refused.text
-    assert "复查期限 cannot be extended" in refused.json()["detail"]
+    assert "request_extension" not in review["allowed_actions"]
+    body = {"days": 5, "reason": "情况复杂"}
+    for step in ("extend", "request_extension"):
+        refused = await act(client, review["id"], step, body)
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["type"].endswith("/action-not-allowed")
     assert (await client.get(f"/v1/cases/{review['id']}")).json()["extended"] is False
 
 
 async def test_a_re_review_has_its_own_clock(client: httpx.AsyncClient) -> None:
-    case = await case_in(client, "replied")
+    # A village replied: 城关街道 reviews, the district re-reviews (第三十五条、第三十六条).
+    case = await case_in(client, "replied", petition(handling_unit_id="610203001001"))
     assert (await act(client, case["id"], "request_review")).status_code == 200
     review = (await client.get("/v1/cases", params={"parent_case_id": case["id"]})).json()["items"][
         0
     ]
-    for step in ("accept", "dispatch", "take", "reply"):
+    for step in ("accept", "reply"):
         assert (await act(client, review["id"], step)).status_code == 200
     assert (await act(client, review["id"], "request_review")).status_code == 200
     re_review = (await client.get("/v1/cases", params={"parent_case_id": review["id"]})).json()[

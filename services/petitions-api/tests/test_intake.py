@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import uuid
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from petitions_api.cases.models import Case, Petitioner
+from gov_common.db import unit_of_work
+from petitions_api.cases.models import Case, IdempotencyKey, Petitioner
+from petitions_api.cases.schemas import CaseCreate
 from petitions_api.db import OutboxMessage
 
 from .helpers import create, hotline, petition
@@ -98,6 +103,37 @@ async def test_the_same_idempotency_key_and_body_give_the_same_answer_and_one_ca
     different = await client.post("/v1/cases", json=hotline(subject="另一件事"), headers=headers)
     assert different.status_code == 422
     assert different.json()["type"].endswith("/idempotency-key-reused")
+    assert await _counts(app) == before
+
+
+async def test_the_stored_digest_is_keyed_and_a_key_stored_before_still_replays(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    """Bodies hold names, phones and ID numbers: the stored digest is an HMAC under the
+    service's key, not a hash anyone can match by guessing (gov_common.idempotency); a key
+    claimed under the former plain SHA-256 still replays its answer (migration 0009)."""
+    body = petition(subject="摘要加密")
+    key = f"keyed-{uuid.uuid4().hex[:8]}"
+    first = await client.post("/v1/cases", json=body, headers={"Idempotency-Key": key})
+    assert first.status_code == 201, first.text
+    parsed = CaseCreate.model_validate(body)
+    plain = hashlib.sha256(
+        orjson.dumps(parsed.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    ).hexdigest()
+    async with app.state.sessions() as session:
+        row = (await session.scalars(select(IdempotencyKey).where(IdempotencyKey.key == key))).one()
+        assert row.request_hash != plain
+        assert row.response_location == f"/v1/cases/{first.json()['id']}"
+    async with unit_of_work(app.state.sessions) as session:
+        await session.execute(
+            update(IdempotencyKey).where(IdempotencyKey.key == key).values(request_hash=plain)
+        )
+    before = await _counts(app)
+    again = await client.post("/v1/cases", json=body, headers={"Idempotency-Key": key})
+    assert again.status_code == 201 and again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.headers["location"] == first.headers["location"]
+    assert again.headers["etag"] == first.headers["etag"]
     assert await _counts(app) == before
 
 

@@ -8,15 +8,19 @@ import pytest
 
 from gov_common.events.petitions import CaseKind, Rating
 from petitions_api.cases.lifecycle import (
-    TRANSITIONS,
     Action,
     ActionNotAllowed,
     CaseFacts,
     CaseStatus,
     GuardFailed,
+    Party,
+    Position,
+    RequestKind,
     ReviewStage,
+    Track,
     allowed_actions,
     check_guards,
+    party,
     transition,
 )
 
@@ -32,26 +36,95 @@ def facts(**changes: object) -> CaseFacts:
     return CaseFacts(**{**base, **changes})  # type: ignore[arg-type]
 
 
-def test_every_state_is_reachable_and_final_states_have_no_way_out_but_reopen() -> None:
+def _reachable(track: Track) -> set[CaseStatus]:
     reachable = {CaseStatus.REGISTERED}
     frontier = [CaseStatus.REGISTERED]
     while frontier:
         state = frontier.pop()
-        for action in allowed_actions(state):
-            target = transition(state, action)
-            if target not in reachable:
-                reachable.add(target)
-                frontier.append(target)
-    assert reachable == set(CaseStatus)
-    assert allowed_actions(CaseStatus.DECLINED) == []
-    assert set(allowed_actions(CaseStatus.CLOSED)) == {Action.REOPEN, Action.REQUEST_REVIEW}
+        for pending in (None, *RequestKind):
+            where = Position(track, state, pending)
+            for action in allowed_actions(where):
+                target = transition(where, action)
+                if target not in reachable:
+                    reachable.add(target)
+                    frontier.append(target)
+    return reachable
+
+
+def test_every_state_of_each_track_is_reachable_and_final_states_lead_only_back() -> None:
+    assert _reachable(Track.HOTLINE) == set(CaseStatus)
+    # A 信访 case is never accepted before dispatch (第二十二条): no ``accepted`` state.
+    assert _reachable(Track.PETITION) == set(CaseStatus) - {CaseStatus.ACCEPTED}
+    assert _reachable(Track.REVIEW) == set(CaseStatus) - {
+        CaseStatus.ACCEPTED,
+        CaseStatus.DISPATCHED,
+    }
+    for track in Track:
+        assert allowed_actions(Position(track, CaseStatus.DECLINED)) == []
+    assert set(allowed_actions(Position(Track.HOTLINE, CaseStatus.CLOSED))) == {Action.REOPEN}
+    assert set(allowed_actions(Position(Track.PETITION, CaseStatus.CLOSED))) == {
+        Action.REOPEN,
+        Action.REQUEST_REVIEW,
+    }
 
 
 def test_a_disallowed_action_names_the_allowed_ones() -> None:
     with pytest.raises(ActionNotAllowed) as caught:
-        transition(CaseStatus.REGISTERED, Action.REPLY)
+        transition(Position(Track.HOTLINE, CaseStatus.REGISTERED), Action.REPLY)
     assert caught.value.allowed == [Action.ACCEPT, Action.DECLINE, Action.SUPERVISE]
-    assert (CaseStatus.REGISTERED, Action.REPLY) not in TRANSITIONS
+    with pytest.raises(ActionNotAllowed) as caught:
+        transition(Position(Track.PETITION, CaseStatus.REGISTERED), Action.ACCEPT)
+    assert caught.value.allowed == [Action.DISPATCH, Action.DECLINE, Action.SUPERVISE]
+
+
+def test_a_petition_is_forwarded_by_the_registry_then_accepted_by_the_organ() -> None:
+    """第二十二条: the 信访部门 registers and forwards (转送/交办); the organ that receives it
+    decides acceptance."""
+    registered = Position(Track.PETITION, CaseStatus.REGISTERED)
+    assert party(registered, Action.DISPATCH) is Party.REGISTRY
+    assert party(registered, Action.DECLINE) is Party.REGISTRY
+    dispatched = Position(Track.PETITION, CaseStatus.DISPATCHED)
+    assert transition(dispatched, Action.ACCEPT) is CaseStatus.IN_PROGRESS
+    assert party(dispatched, Action.ACCEPT) is Party.UNIT
+    assert party(dispatched, Action.DECLINE) is Party.UNIT
+    assert Action.TAKE not in allowed_actions(dispatched)
+    # A case accepted before dispatch under the first release is taken, not accepted again.
+    legacy = Position(Track.PETITION, CaseStatus.DISPATCHED, accepted=True)
+    assert Action.TAKE in allowed_actions(legacy)
+    assert Action.ACCEPT not in allowed_actions(legacy)
+
+
+def test_a_return_and_an_extension_wait_on_the_party_that_decides() -> None:
+    """A 信访 case's return is decided by the 信访部门; its extension by the unit's head
+    (第三十四条). While a request waits, it is not asked again and only its decision opens."""
+    dispatched = Position(Track.PETITION, CaseStatus.DISPATCHED)
+    assert transition(dispatched, Action.RETURN) is CaseStatus.DISPATCHED  # stays with the unit
+    assert Action.APPROVE_RETURN not in allowed_actions(dispatched)
+    waiting = Position(Track.PETITION, CaseStatus.DISPATCHED, RequestKind.RETURN)
+    assert Action.RETURN not in allowed_actions(waiting)
+    assert party(waiting, Action.APPROVE_RETURN) is Party.REGISTRY
+    assert party(waiting, Action.REFUSE_RETURN) is Party.REGISTRY
+
+    handling = Position(Track.PETITION, CaseStatus.IN_PROGRESS)
+    assert Action.EXTEND not in allowed_actions(handling)  # the supervisor's step on tickets
+    assert party(handling, Action.REQUEST_EXTENSION) is Party.UNIT
+    asked = Position(Track.PETITION, CaseStatus.IN_PROGRESS, RequestKind.EXTENSION)
+    assert party(asked, Action.APPROVE_EXTENSION) is Party.UNIT_HEAD
+    assert party(asked, Action.REFUSE_EXTENSION) is Party.UNIT_HEAD
+    assert Action.REQUEST_EXTENSION not in allowed_actions(asked)
+
+
+def test_a_unit_refused_a_return_does_not_ask_again() -> None:
+    check_guards(Action.RETURN, facts(status=CaseStatus.DISPATCHED, handling_unit_id="D-ZJJ"))
+    with pytest.raises(GuardFailed, match="refused"):
+        check_guards(
+            Action.RETURN,
+            facts(
+                status=CaseStatus.DISPATCHED,
+                handling_unit_id="D-ZJJ",
+                refused_returns=frozenset({"D-ZJJ"}),
+            ),
+        )
 
 
 def test_only_one_extension() -> None:

@@ -44,7 +44,7 @@ from gov_common.clock import today_in_china
 from gov_common.db import unit_of_work
 from gov_common.testing import Infrastructure
 from gov_common.testing import TestAuth as SessionAuth
-from petitions_api.cases import service as cases
+from petitions_api.cases import actions, registration
 from petitions_api.cases.lifecycle import Action
 from petitions_api.cases.models import Case
 from petitions_api.cases.schemas import ACTION_BODIES, CaseCreate
@@ -93,11 +93,16 @@ async def metrics_client(
 Step = tuple[str, dict[str, Any]]
 
 
-def full(unit: str, rating: str) -> list[Step]:
+def full(unit: str, rating: str, *, ticket: bool = False) -> list[Step]:
+    """To closure: a ticket accepted, dispatched and taken; a 信访 case forwarded, then
+    accepted by the unit with the written notice (第二十二条)."""
+    reaching: list[Step] = (
+        [("accept", {}), ("dispatch", {"to_unit_id": unit}), ("take", {})]
+        if ticket
+        else [("dispatch", {"to_unit_id": unit}), ("accept", action_body("accept"))]
+    )
     return [
-        ("accept", {}),
-        ("dispatch", {"to_unit_id": unit}),
-        ("take", {}),
+        *reaching,
         ("reply", action_body("reply")),
         ("rate", {"rating": rating}),
         ("close", {}),
@@ -112,12 +117,12 @@ async def cases_set(metrics_app: FastAPI, metrics_settings: Settings) -> dict[st
 
     async def make(name: str, body: dict[str, Any], steps: list[Step], **days: Any) -> None:
         async with unit_of_work(sessions) as session:
-            case = await cases.register_case(
+            case = await registration.register_case(
                 session, CaseCreate.model_validate(body), settings=settings, actor="op"
             )
             for action, step_body in steps:
                 model = ACTION_BODIES[Action(action)]
-                case, created = await cases.perform(
+                case, created = await actions.perform(
                     session,
                     case.id,
                     Action(action),
@@ -184,22 +189,27 @@ async def cases_set(metrics_app: FastAPI, metrics_settings: Settings) -> dict[st
         "P8",
         p(SANLIDONG, "征地补偿"),
         [
-            ("accept", {}),
             ("dispatch", {"to_unit_id": SANLIDONG}),
-            ("take", {}),
+            ("accept", action_body("accept")),
             ("escalate", {"to_unit_id": DISTRICT, "reason": "涉及多个部门，提级办理"}),
-            ("dispatch", {"to_unit_id": DISTRICT}),
-            ("take", {}),
             ("reply", action_body("reply")),
             ("rate", {"rating": "satisfied"}),
             ("close", {}),
         ],
         closed_on=d("2025-09-30"),
     )
-    async with unit_of_work(sessions) as session:  # P9: the 复查 of P4, handled in 城关街道
+    # P9: the 复查 of P4, routed to the organ above 城关街道 that replied: the district
+    # (第三十五条).
+    async with unit_of_work(sessions) as session:
         review_id = ids["P4:review"]
-        for action, step_body in full(CHENGGUAN, "satisfied"):
-            await cases.perform(
+        review_steps: list[Step] = [
+            ("accept", action_body("accept")),
+            ("reply", action_body("reply")),
+            ("rate", {"rating": "satisfied"}),
+            ("close", {}),
+        ]
+        for action, step_body in review_steps:
+            await actions.perform(
                 session,
                 review_id,
                 Action(action),
@@ -231,19 +241,21 @@ async def cases_set(metrics_app: FastAPI, metrics_settings: Settings) -> dict[st
         )
 
     caller = {"name": "王先生", "phone": "13600000001"}
-    ticket = full(CHENLU, "satisfied")
+    ticket = full(CHENLU, "satisfied", ticket=True)
     await make(
         "H1", h(petitioner=caller), ticket, received_on=d("2025-08-01"), closed_on=d("2025-08-02")
     )
     await make(
         "H2",
         h(),
-        full(CHENLU, "basically_satisfied"),
+        full(CHENLU, "basically_satisfied", ticket=True),
         received_on=d("2025-08-03"),
         closed_on=d("2025-08-04"),
         on_time=False,
     )
-    await make("H3", h(), full(CHENLU, "dissatisfied")[:-1], received_on=d("2025-08-05"))
+    await make(
+        "H3", h(), full(CHENLU, "dissatisfied", ticket=True)[:-1], received_on=d("2025-08-05")
+    )
     await make("H4", h(), ticket[:2], received_on=d("2025-08-06"))
     await make(
         "H5",
@@ -255,7 +267,7 @@ async def cases_set(metrics_app: FastAPI, metrics_settings: Settings) -> dict[st
     await make(
         "H6",
         h(),
-        full(CHENLU, "dissatisfied"),
+        full(CHENLU, "dissatisfied", ticket=True),
         received_on=d("2025-07-31"),
         closed_on=d("2025-08-01"),
     )

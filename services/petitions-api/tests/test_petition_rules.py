@@ -37,7 +37,6 @@ async def _dispatched_to_housing_in_chenlu(client: httpx.AsyncClient) -> dict[st
     case = await create(
         client, petition(place={"unit_id": CHENLU_VILLAGE, "address": "陈炉镇某小区"})
     )
-    assert (await act(client, case["id"], "accept")).status_code == 200
     dispatched = await act(client, case["id"], "dispatch", {"to_unit_id": HOUSING})
     assert dispatched.status_code == 200, dispatched.text
     return dispatched.json()
@@ -57,7 +56,7 @@ async def test_a_town_sees_a_departments_case_in_its_place_but_may_not_act_on_it
     mine = [c for c in listed.json()["items"] if c["id"] == case["id"]]
     assert mine and mine[0]["allowed_actions"] == []
 
-    for action in ("take", "return", "reply"):
+    for action in ("accept", "return", "decline"):
         refused = await act(client, case["id"], action, action_body(action), **town)
         assert refused.status_code == 409, (action, refused.text)
         problem = refused.json()
@@ -67,10 +66,10 @@ async def test_a_town_sees_a_departments_case_in_its_place_but_may_not_act_on_it
     assert unchanged["version"] == case["version"] and unchanged["status"] == "dispatched"
 
     offered = (await client.get(f"/v1/cases/{case['id']}", headers=department)).json()
-    assert offered["allowed_actions"] == ["take", "return"]
-    taken = await act(client, case["id"], "take", {}, **department)
+    assert offered["allowed_actions"] == ["accept", "decline", "return"]
+    taken = await act(client, case["id"], "accept", action_body("accept"), **department)
     assert taken.status_code == 200
-    assert taken.json()["allowed_actions"] == ["reply"]
+    assert taken.json()["allowed_actions"] == ["reply", "request_extension"]
     replied = await act(client, case["id"], "reply", action_body("reply"), **department)
     assert replied.status_code == 200 and replied.json()["handling_unit_id"] == HOUSING
 
@@ -82,26 +81,26 @@ async def test_allowed_actions_are_those_of_the_caller_and_a_refusal_names_them(
     operator = auth.headers("operator", subject="registry")
     handler = auth.headers("handler", org_unit=HOUSING, subject="zjj-handler")
     as_operator = (await client.get(f"/v1/cases/{case['id']}", headers=operator)).json()
-    assert as_operator["allowed_actions"] == ["accept", "decline"]
+    assert as_operator["allowed_actions"] == ["dispatch", "decline"]
     as_handler = (await client.get(f"/v1/cases/{case['id']}", headers=handler)).json()
     assert as_handler["allowed_actions"] == []  # the registry's steps are not the unit's
     early = await act(client, case["id"], "close", {}, **operator)
     assert early.status_code == 409
-    assert early.json()["allowed_actions"] == ["accept", "decline"]
+    assert early.json()["allowed_actions"] == ["dispatch", "decline"]
 
 
 async def _final_matter(client: httpx.AsyncClient) -> tuple[dict[str, Any], dict[str, Any]]:
     """A 信访 case concluded by 复核, and its petitioner."""
-    original = await case_in(client, "closed")
+    original = await case_in(client, "closed", petition(handling_unit_id="610203001001"))
     review_id = (
         (await act(client, original["id"], "request_review")).headers["location"].rsplit("/")[-1]
     )
-    for step in ["accept", "dispatch", "take", "reply", "rate", "close"]:
+    for step in ["accept", "reply", "rate", "close"]:
         assert (await act(client, review_id, step)).status_code == 200, step
     re_review_id = (
         (await act(client, review_id, "request_review")).headers["location"].rsplit("/")[-1]
     )
-    for step in ["accept", "dispatch", "take", "reply", "rate", "close"]:
+    for step in ["accept", "reply", "rate", "close"]:
         assert (await act(client, re_review_id, step)).status_code == 200, step
     assert (await client.get(f"/v1/cases/{original['id']}")).json()["final"] is True
     petitioner = (await client.get(f"/v1/cases/{original['id']}/petitioner")).json()
@@ -119,7 +118,7 @@ async def test_the_third_and_fourth_filings_of_a_matter_concluded_by_re_review_a
     for number in (2, 3, 4):
         filing = await create(client, petition(petitioner=petitioner))
         assert filing["first_time"] is False and filing["repeat_of"] is not None
-        refused = await act(client, filing["id"], "accept", {}, **operator)
+        refused = await act(client, filing["id"], "dispatch", {}, **operator)
         assert refused.status_code == 409, (number, refused.text)
         assert "复核" in refused.json()["detail"]
         declined = await act(client, filing["id"], "decline", action_body("decline"), **operator)

@@ -37,28 +37,29 @@ async def test_filters_and_cursor_pagination(client: httpx.AsyncClient) -> None:
 
 async def test_status_first_time_category_and_dates(client: httpx.AsyncClient) -> None:
     marker = uuid.uuid4().hex[:8]
-    accepted = await case_in(client, "accepted", petition(subject=f"供暖{marker}"))
+    dispatched = await case_in(client, "dispatched", petition(subject=f"供暖{marker}"))
     registered = await create(client, petition(subject=f"供暖{marker}", received_on="2026-01-05"))
     ids = lambda r: {c["id"] for c in r.json()["items"]}  # noqa: E731
 
-    by_status = await client.get("/v1/cases", params={"q": marker, "status": "accepted"})
-    assert ids(by_status) == {accepted["id"]}
+    by_status = await client.get("/v1/cases", params={"q": marker, "status": "dispatched"})
+    assert ids(by_status) == {dispatched["id"]}
     both = await client.get(
-        "/v1/cases", params=[("q", marker), ("status", "accepted"), ("status", "registered")]
+        "/v1/cases", params=[("q", marker), ("status", "dispatched"), ("status", "registered")]
     )
-    assert ids(both) == {accepted["id"], registered["id"]}
+    assert ids(both) == {dispatched["id"], registered["id"]}
     early = await client.get("/v1/cases", params={"q": marker, "received_to": "2026-01-31"})
     assert ids(early) == {registered["id"]}
     heating = await client.get(
         "/v1/cases", params={"q": marker, "category": "HEATING", "first_time": True}
     )
-    assert ids(heating) == {accepted["id"], registered["id"]}
-    # A letter received on 5 Jan had to be accepted by 20 Jan: its clock is past due.
+    assert ids(heating) == {dispatched["id"], registered["id"]}
+    # A letter received on 5 Jan had to be forwarded by 20 Jan (第二十二条): its clock is past due;
+    # the dispatched one was forwarded today and its unit's 15 days to accept have just begun.
     overdue = await client.get("/v1/cases", params={"q": marker, "overdue": True})
     assert ids(overdue) == {registered["id"]}
     not_overdue = await client.get("/v1/cases", params={"q": marker, "overdue": False})
-    assert ids(not_overdue) == {accepted["id"]}
-    assert (await act(client, accepted["id"], "dispatch")).status_code == 200
+    assert ids(not_overdue) == {dispatched["id"]}
+    assert (await act(client, dispatched["id"], "accept")).status_code == 200
 
 
 async def test_bad_query_parameters_are_problems(client: httpx.AsyncClient) -> None:

@@ -126,10 +126,9 @@ async def test_a_handler_of_one_town_cannot_reach_another_towns_cases_by_any_rou
     ticket = await create(client, hotline(petitioner={"name": "王先生", "phone": "13512340000"}))
     closed = await create(client, petition(place=place, category_code="VILLAGE-AFFAIRS"))
     waiting = await create(client, petition(place=place, category_code="VILLAGE-AFFAIRS"))
-    for step in ("accept", "dispatch"):
-        assert (await act(client, closed["id"], step, {})).status_code == 200
-    for step in ("take", "reply"):  # 陈炉镇's own handler works its case
-        response = await act(bare, closed["id"], step, **chenlu)
+    assert (await act(client, closed["id"], "dispatch", {})).status_code == 200
+    for step in ("accept", "reply"):  # 陈炉镇's own handler accepts and works its case
+        response = await act(bare, closed["id"], step, action_body(step), **chenlu)
         assert response.status_code == 200, response.text
     await act(client, closed["id"], "rate", {"rating": "satisfied"})
     closed = (await act(client, closed["id"], "close")).json()
@@ -195,8 +194,7 @@ async def test_the_handler_sees_cases_placed_or_handled_in_its_subtree(
 ) -> None:
     # Placed in 城关街道, dispatched to 区住建局: both the town and the department see it.
     case = await create(client, petition())
-    for step in ("accept", "dispatch"):
-        await act(client, case["id"], step, {"to_unit_id": "D-ZJJ"} if step == "dispatch" else {})
+    await act(client, case["id"], "dispatch", {"to_unit_id": "D-ZJJ"})
     see: Callable[[str], Awaitable[int]] = _status_for(bare, auth, case["id"])
     assert await see("610203001") == 200  # 城关街道: the place
     assert await see("D-ZJJ") == 200  # the handling department

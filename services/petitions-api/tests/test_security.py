@@ -81,14 +81,21 @@ def test_the_policy_follows_the_role_semantics_of_this_service() -> None:
         ("POST", "/open311/v2/requests.{fmt}"),
     }
     assert {p.removeprefix(actions) for _, p in may(Role.HANDLER, "POST")} == {
+        "accept",  # a 信访 case is accepted by the organ it was forwarded to (第二十二条)
+        "decline",
         "take",
         "return",
+        "request_extension",
         "reply",
     }
     assert {p.removeprefix(actions) for _, p in may(Role.SUPERVISOR, "POST") if actions in p} == {
         "supervise",
         "escalate",
         "extend",
+    }
+    assert {p.removeprefix(actions) for _, p in may(Role.UNIT_HEAD, "POST")} == {
+        "approve_extension",  # 第三十四条: 经本机关、单位负责人批准
+        "refuse_extension",
     }
     operator_actions = {p.removeprefix(actions) for _, p in may(Role.OPERATOR) if actions in p}
     assert operator_actions == {
@@ -99,6 +106,8 @@ def test_the_policy_follows_the_role_semantics_of_this_service() -> None:
         "close",
         "reopen",
         "request_review",
+        "approve_return",
+        "refuse_return",
     }
     admin_only = {k for k, roles in POLICY.rules.items() if roles == {Role.ADMIN}}
     assert admin_only == {

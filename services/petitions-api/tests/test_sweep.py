@@ -17,7 +17,7 @@ from petitions_api.deadlines.models import CaseDeadline
 from petitions_api.deadlines.service import sweep
 from petitions_api.deadlines.sweeper import DeadlineSweeper
 
-from .helpers import create, petition
+from .helpers import accept_petition, create, petition
 
 pytestmark = pytest.mark.integration
 
@@ -72,7 +72,8 @@ async def test_due_soon_then_overdue_each_once(client: httpx.AsyncClient, app: F
         ("due_soon", "24h"),
         ("overdue", "0"),
     ]
-    assert all(a["deadline"] == "acceptance" for a in alerts)
+    # a registered 信访 case runs one clock: the registry's 15 days to forward it (第二十二条)
+    assert all(a["deadline"] == "forwarding" for a in alerts)
     assert alerts[0]["due_at"].startswith("2030-01-10T16:00:00")
 
 
@@ -95,7 +96,7 @@ async def test_a_late_first_sweep_announces_only_the_tightest_threshold(
 
 async def test_a_met_clock_raises_no_alert(client: httpx.AsyncClient, app: FastAPI) -> None:
     case = await create(client, petition())
-    await client.post(f"/v1/cases/{case['id']}/actions/accept", json={})
+    await accept_petition(client, case["id"])  # forwarding and acceptance clocks are met
     async with unit_of_work(app.state.sessions) as session:
         await session.execute(
             update(CaseDeadline)
@@ -104,7 +105,7 @@ async def test_a_met_clock_raises_no_alert(client: httpx.AsyncClient, app: FastA
         )
     await _sweep(app, datetime(2032, 1, 2, tzinfo=UTC))
     alerts = await _alerts(app, case["id"])
-    assert [a["deadline"] for a in alerts] == ["handling"]  # the met acceptance clock is quiet
+    assert [a["deadline"] for a in alerts] == ["handling"]  # the met clocks are quiet
 
 
 async def test_the_sweeper_worker_runs_and_stops(app: FastAPI) -> None:

@@ -19,17 +19,22 @@ export type Action =
   | "dispatch"
   | "take"
   | "return"
+  | "approve_return"
+  | "refuse_return"
   | "reply"
   | "rate"
   | "close"
   | "reopen"
   | "extend"
+  | "request_extension"
+  | "approve_extension"
+  | "refuse_extension"
   | "supervise"
   | "escalate"
   | "request_review";
 
 export interface Deadline {
-  kind: "acceptance" | "handling" | "return" | "review" | "re_review" | "hotline" | "supervision";
+  kind: "forwarding" | "acceptance" | "handling" | "return" | "review" | "re_review" | "hotline" | "supervision";
   started_at: string;
   due_on: string | null;
   due_at: string;
@@ -76,6 +81,20 @@ export interface Case {
   created_at: string;
   allowed_actions: Action[];
   deadlines: Deadline[];
+  /** A unit's return or extension request waiting on its decision (registry or unit head). */
+  pending_request: PendingRequest | null;
+  decline_route: string | null;
+  decision_notified_on: string | null;
+  decision_notice_means: string | null;
+}
+
+export interface PendingRequest {
+  kind: "return" | "extension";
+  unit_id: string | null;
+  requested_by: string;
+  requested_at: string;
+  reason: string;
+  days: number | null;
 }
 
 export interface TimelineEntry {

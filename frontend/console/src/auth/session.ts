@@ -7,6 +7,7 @@ export type Role =
   | "operator"
   | "handler"
   | "supervisor"
+  | "unit_head"
   | "planner"
   | "admin"
   | "system_client"
@@ -70,7 +71,7 @@ export function signOut(): void {
 
 /** Where a role starts: the workbench for those who work cases, else the dashboard. */
 export function homeFor(roles: Role[]): string {
-  if (roles.some((r) => ["operator", "handler", "supervisor", "admin"].includes(r))) {
+  if (roles.some((r) => ["operator", "handler", "supervisor", "unit_head", "admin"].includes(r))) {
     return "/queue";
   }
   return "/dashboard";

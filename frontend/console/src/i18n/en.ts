@@ -6,7 +6,7 @@ const en: typeof zh = {
     title: "Sign in", username: "Account", password: "Password", submit: "Sign in", failed: "Sign-in failed: {reason}",
     demo: "Demo accounts (password: account + -demo)", hint: "The token stays in this tab only and ends when it closes.",
   },
-  roles: { operator: "Operator", handler: "Handler", supervisor: "Supervisor", planner: "Planner", admin: "Admin", system_client: "System client", read_only: "Read-only" },
+  roles: { operator: "Operator", handler: "Handler", supervisor: "Supervisor", unit_head: "Unit head", planner: "Planner", admin: "Admin", system_client: "System client", read_only: "Read-only" },
   kind: { hotline_ticket: "12345 ticket", petition_case: "Petition case" },
   channel: { hotline_call: "Hotline call", web: "Web / app", letter: "Letter", visit: "Visit", transfer_from_above: "From higher level" },
   status: {
@@ -14,17 +14,25 @@ const en: typeof zh = {
     replied: "Replied", rated: "Rated", closed: "Closed", open: "Open (all)",
   },
   action: {
+    approve_return: "Approve return", refuse_return: "Refuse return", request_extension: "Ask for extension", approve_extension: "Approve extension", refuse_extension: "Refuse extension",
     register: "Register", accept: "Accept", decline: "Decline", dispatch: "Dispatch", take: "Take", return: "Return", reply: "Reply",
     rate: "Call-back rating", close: "Close", reopen: "Reopen", extend: "Extend", supervise: "Supervise", escalate: "Escalate", request_review: "Request review",
     deadline_changed: "Deadline moved", repeat_linked: "Linked as repeat", repeat_confirmed: "Repeat confirmed", repeat_unlinked: "Repeat unlinked",
   },
   field: {
+    route: "Statutory route", notice_means: "Written notice by", notice_given_on: "Notice given on",
     reason: "Reason", note: "Note", to_unit_id: "Handling unit", outcome: "Outcome", reply: "Reply", rating: "Rating",
     days: "Days", due_on: "Due on",
   },
+  route: {
+    litigation_related: "Litigation-related (政法)", litigation: "Litigation", arbitration: "Arbitration", administrative_reconsideration: "Administrative reconsideration",
+    other_administrative_procedure: "Other administrative procedure", party_discipline: "Party appeal / discipline", concluded_by_re_review: "Concluded by re-review", not_a_petition_matter: "Not a petition matter",
+  },
+  means: { in_person: "In person", post: "Post", online: "Online platform", sms: "SMS" },
   outcome: { supported: "Supported", explained: "Explained", not_supported: "Not supported" },
   rating: { satisfied: "Satisfied", basically_satisfied: "Basically satisfied", dissatisfied: "Dissatisfied" },
   deadline: {
+    forwarding: "Forwarding",
     acceptance: "Acceptance", handling: "Handling", return: "Return window", review: "Review (复查)", re_review: "Re-review (复核)", hotline: "Ticket limit",
     supervision: "Supervision", provisional: "provisional",
     provisionalHint: "the year's official holiday schedule is not entered yet: counted on the statutory holidays only, recomputed once it is",
@@ -53,6 +61,8 @@ const en: typeof zh = {
     unlinkRepeat: "Unlink repeat", category: "Category", place: "Place", handlingUnit: "Handling unit", received: "Received",
     submit: "Submit", cancel: "Cancel", stale: "Someone else changed the case; reloaded, please try again.", done: "{action}: done",
     resolution: "Resolution level", grassroots: "Grassroots", effective: "Effective",
+    pending: "Request awaiting a decision", pendingReturn: "Return (the 信访 registry decides)", pendingExtension: "Extension (the unit's head approves)",
+    pendingDays: "{days} days", pendingBy: "asked by {who} on {at}",
   },
   dash: {
     title: "Dashboard", plan: "Work report", period: "Period", byChapter: "Indicators by chapter", livelihood: "Ten livelihood projects",

@@ -4,7 +4,7 @@ export default {
     title: "登录", username: "账号", password: "密码", submit: "登录", failed: "登录失败：{reason}",
     demo: "演示账号（密码为账号加 -demo）", hint: "令牌仅保存在本标签页，关闭即失效。",
   },
-  roles: { operator: "话务员/登记员", handler: "承办人", supervisor: "督办", planner: "规划科", admin: "管理员", system_client: "系统客户端", read_only: "只读" },
+  roles: { operator: "话务员/登记员", handler: "承办人", supervisor: "督办", unit_head: "单位负责人", planner: "规划科", admin: "管理员", system_client: "系统客户端", read_only: "只读" },
   kind: { hotline_ticket: "12345工单", petition_case: "信访件" },
   channel: { hotline_call: "热线来电", web: "网上/App", letter: "来信", visit: "来访", transfer_from_above: "上级转办" },
   status: {
@@ -12,17 +12,25 @@ export default {
     replied: "已答复", rated: "已回访", closed: "已办结", open: "未办结（全部）",
   },
   action: {
+    approve_return: "同意退回", refuse_return: "不同意退回", request_extension: "延期申请", approve_extension: "批准延期", refuse_extension: "不予批准延期",
     register: "登记", accept: "受理", decline: "不予受理", dispatch: "派单", take: "签收", return: "退单", reply: "答复",
     rate: "回访评价", close: "办结", reopen: "重新办理", extend: "延期", supervise: "督办", escalate: "提级", request_review: "复查/复核申请",
     deadline_changed: "期限调整", repeat_linked: "关联重复件", repeat_confirmed: "确认重复", repeat_unlinked: "解除重复",
   },
   field: {
+    route: "法定途径", notice_means: "书面告知方式", notice_given_on: "告知日期",
     reason: "理由", note: "备注", to_unit_id: "承办单位", outcome: "答复结果", reply: "答复意见", rating: "评价",
     days: "延期天数", due_on: "督办期限",
   },
+  route: {
+    litigation_related: "涉法涉诉（政法机关）", litigation: "诉讼", arbitration: "仲裁", administrative_reconsideration: "行政复议",
+    other_administrative_procedure: "其他行政程序", party_discipline: "党员申诉/纪检监察", concluded_by_re_review: "复核终结不再受理", not_a_petition_matter: "不属于信访事项",
+  },
+  means: { in_person: "当面送达", post: "邮寄送达", online: "网上信访平台", sms: "短信" },
   outcome: { supported: "支持", explained: "解释说明", not_supported: "不支持" },
   rating: { satisfied: "满意", basically_satisfied: "基本满意", dissatisfied: "不满意" },
   deadline: {
+    forwarding: "转送交办",
     acceptance: "受理期限", handling: "办理期限", return: "退单期限", review: "复查期限", re_review: "复核期限", hotline: "工单时限",
     supervision: "督办期限", provisional: "暂定",
     provisionalHint: "所在年度的国务院节假日安排尚未录入，仅按法定节日计算，录入后将重新计算",
@@ -51,6 +59,8 @@ export default {
     unlinkRepeat: "解除重复关联", category: "分类", place: "事发地", handlingUnit: "承办单位", received: "收件日期",
     submit: "提交", cancel: "取消", stale: "案件已被他人更新，已刷新，请重试。", done: "已{action}",
     resolution: "化解层级", grassroots: "基层化解", effective: "有效化解",
+    pending: "待决定的申请", pendingReturn: "退单申请（待信访部门决定）", pendingExtension: "延期申请（待本单位负责人批准）",
+    pendingDays: "{days} 天", pendingBy: "{who} 于 {at} 申请",
   },
   dash: {
     title: "领导驾驶舱", plan: "工作报告", period: "统计期", byChapter: "按篇章的目标指标", livelihood: "十件民生实事",

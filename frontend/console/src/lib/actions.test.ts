@@ -1,16 +1,32 @@
 import { describe, expect, it } from "vitest";
 import type { Case } from "../api/petitions";
-import { actionsFor } from "./actions";
+import { actionsFor, bodyFrom, fieldsFor } from "./actions";
 import { decodeClaims } from "../auth/session";
 
-const dispatched = { allowed_actions: ["take", "return", "supervise", "escalate"] } as Case;
-
 describe("actions offered", () => {
-  it("are those the state allows and the role may take", () => {
-    expect(actionsFor(dispatched, ["handler"])).toEqual(["take", "return"]);
-    expect(actionsFor(dispatched, ["operator"])).toEqual([]);
-    expect(actionsFor(dispatched, ["supervisor"])).toEqual(["supervise", "escalate"]);
-    expect(actionsFor(dispatched, ["admin"])).toEqual(dispatched.allowed_actions);
+  it("are the API's answer for this caller, nothing added or hidden", () => {
+    const asked = { allowed_actions: ["approve_extension", "refuse_extension"] } as Case;
+    expect(actionsFor(asked)).toEqual(["approve_extension", "refuse_extension"]);
+    expect(actionsFor({ allowed_actions: [] } as unknown as Case)).toEqual([]);
+  });
+
+  it("ask a 信访 case's decline for its route and the written notice, a ticket's not", () => {
+    expect(fieldsFor("decline", { kind: "petition_case" })).toEqual(["reason", "route", "notice_means", "notice_given_on?"]);
+    expect(fieldsFor("decline", { kind: "hotline_ticket" })).toEqual(["reason"]);
+    expect(fieldsFor("accept", { kind: "hotline_ticket" })).toEqual([]);
+  });
+
+  it("send the notice as one object", () => {
+    const fields = fieldsFor("approve_extension", { kind: "petition_case" });
+    expect(bodyFrom(fields, { notice_means: "post", days: "20", note: " 已电话告知 " })).toEqual({
+      days: 20,
+      notice: { means: "post" },
+      note: "已电话告知",
+    });
+  });
+  it("takes the number Vue's v-model gives a type=number field", () => {
+    const fields = fieldsFor("request_extension", { kind: "petition_case" });
+    expect(bodyFrom(fields, { days: 30, reason: "需协调勘测" })).toEqual({ days: 30, reason: "需协调勘测" });
   });
 });
 

@@ -10,6 +10,10 @@ A service declares its table with :class:`IdempotencyKeyMixin` and, in a creatin
     guard = Idempotency(session, IdempotencyKey, request, principal, key, body, secret)
     return await guard.created(create, response)
 
+A route that must do more in the claim's round trip (petitions draws the case number and reads
+the repeat candidates with it) builds on :func:`claim_statement` and :attr:`Idempotency.params`,
+then asks :meth:`Idempotency.earlier` for the earlier request when its claim returned no row.
+
 Everything happens in the request's transaction: the claim inserts the key first, so a second
 request with the same key waits on that row until the first commits (then replays its answer)
 or rolls back (then proceeds itself); a crash leaves nothing behind. The request is fingerprinted
@@ -21,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, TypeVar
 
@@ -29,8 +33,8 @@ import orjson
 from fastapi import Header, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import DateTime, Integer, String, func
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy import DateTime, Integer, String, bindparam, func
+from sqlalchemy.dialects.postgresql import JSONB, Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -74,11 +78,26 @@ class IdempotencyKeyReusedError(ProblemError):
         )
 
 
-def caller_scope(subject: str) -> str:
-    """Keys are the caller's own; a long subject is hashed to fit the column."""
-    if len(subject) <= 100:
-        return subject
-    return "sha256:" + hashlib.sha256(subject.encode()).hexdigest()
+def caller_scope(subject: str, namespace: str = "") -> str:
+    """Keys are the caller's own; a long subject is hashed to fit the column. ``namespace``
+    prefixes it (a table shared by several routes, or one that was prefixed before)."""
+    if len(namespace) + len(subject) <= 100:
+        return namespace + subject
+    return namespace + "sha256:" + hashlib.sha256(subject.encode()).hexdigest()
+
+
+def claim_statement(model: type[IdempotencyKeyMixin]) -> Insert:
+    """The claim of a key: an INSERT with bind parameters ``scope``, ``key`` and
+    ``request_hash`` (:attr:`Idempotency.params`) that does nothing when the key was claimed
+    before. Add ``.returning(...)``: a row back means this request holds the key, none that an
+    earlier one did. A route may use it as a CTE to fuse the claim with reads of its own."""
+    return (
+        insert(model)
+        .values(
+            scope=bindparam("scope"), key=bindparam("key"), request_hash=bindparam("request_hash")
+        )
+        .on_conflict_do_nothing(index_elements=["scope", "key"])
+    )
 
 
 def request_fingerprint(secret: bytes, method: str, path: str, body: BaseModel | None) -> str:
@@ -101,34 +120,70 @@ class Idempotency:
         key: str | None,
         body: BaseModel | None,
         secret: bytes,
+        *,
+        namespace: str = "",
+        previous_secrets: Iterable[bytes] = (),
+        also_accept: Callable[[], Iterable[str]] | None = None,
     ) -> None:
+        """A retry of a request claimed before the secret was rotated still replays: its
+        digest under each of ``previous_secrets`` is accepted too; so are the digests
+        ``also_accept`` gives (an older fingerprint scheme of the service). Both are computed
+        only when the stored digest differs from this one."""
         self._session = session
         self._model = model
-        self._key = key
-        self._scope = caller_scope(principal.subject)
-        self._digest = request_fingerprint(secret, request.method, request.url.path, body)
+        self.key = key
+        self.scope = caller_scope(principal.subject, namespace)
+        self._request = (request.method, request.url.path, body)
+        self._digest = request_fingerprint(secret, *self._request)
+        self._previous_secrets = tuple(previous_secrets)
+        self._also_accept = also_accept
+
+    def _older_digests(self) -> set[str]:
+        older = {request_fingerprint(s, *self._request) for s in self._previous_secrets}
+        if self._also_accept is not None:
+            older.update(self._also_accept())
+        return older
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The bind parameters of :func:`claim_statement` for this request."""
+        return {"scope": self.scope, "key": self.key, "request_hash": self._digest}
 
     async def replay(self) -> JSONResponse | None:
         """Claim the key for this request, or the earlier request's answer to send again."""
-        if self._key is None:
+        if self.key is None:
             return None
         model = self._model
         claimed = await self._session.scalar(
-            insert(model)
-            .values(scope=self._scope, key=self._key, request_hash=self._digest)
-            .on_conflict_do_nothing(index_elements=["scope", "key"])
-            .returning(model.key)
+            claim_statement(model).returning(model.key), self.params
         )
         if claimed is not None:
             return None
-        earlier = await self._session.get(model, (self._scope, self._key))
-        if earlier is None or earlier.request_hash != self._digest:
-            raise IdempotencyKeyReusedError(self._key)
-        headers = {REPLAYED_HEADER: "true"}
+        return self.replay_response(await self.earlier())
+
+    async def earlier(self) -> Any:
+        """The row of the earlier request that claimed this key (an instance of the model),
+        after a claim of this request returned no row; a different request under the same key
+        is a problem (422)."""
+        assert self.key is not None
+        earlier = await self._session.get(self._model, (self.scope, self.key))
+        if earlier is None:
+            raise IdempotencyKeyReusedError(self.key)
+        if earlier.request_hash != self._digest and earlier.request_hash not in (
+            self._older_digests()
+        ):
+            raise IdempotencyKeyReusedError(self.key)
+        return earlier
+
+    def replay_response(
+        self, earlier: IdempotencyKeyMixin, headers: dict[str, str] | None = None
+    ) -> JSONResponse:
+        """The earlier request's answer, sent again and marked as a replay."""
+        sent = {REPLAYED_HEADER: "true", **(headers or {})}
         if earlier.response_location:
-            headers["Location"] = earlier.response_location
+            sent["Location"] = earlier.response_location
         return JSONResponse(
-            earlier.response_body, status_code=earlier.response_status or 200, headers=headers
+            earlier.response_body, status_code=earlier.response_status or 200, headers=sent
         )
 
     async def created(
@@ -145,9 +200,9 @@ class Idempotency:
 
     async def remember(self, status: int, body: BaseModel, *, location: str | None = None) -> None:
         """Keep the answer, in the same transaction as what the request created."""
-        if self._key is None:
+        if self.key is None:
             return
-        record = await self._session.get(self._model, (self._scope, self._key))
+        record = await self._session.get(self._model, (self.scope, self.key))
         assert record is not None, "remember() without a successful replay() claim"
         record.response_status = status
         record.response_body = body.model_dump(mode="json")

@@ -2,16 +2,22 @@
 
 Roles here (docs/security.md has the suite-wide meaning):
 
-- ``operator`` — the 12345 hotline centre / 信访 registry (登记): registers cases, reads them
+- ``operator`` — the 12345 hotline centre / 信访部门 (登记): registers cases, reads them
   and their petitioners, and takes the steps that belong to the registry in the state
-  machine (``cases/lifecycle.py``): accept or decline (受理/不予受理), dispatch (派单), the
-  call-back's rating (回访), closing (办结), reopening after a dissatisfied rating, recording
-  a 复查/复核 request, and linking repeats (重复信访).
-- ``handler`` — a unit that works cases (承办: a department, town or village): takes (签收),
-  returns (退单) and replies (答复), and reads cases, timelines, petitioners, metrics and
-  Open311 requests — all only within its org unit's subtree.
-- ``supervisor`` — 督办: supervises, escalates (提级) and approves extensions (延期), and reads
-  what the others read; with an org unit, only within its subtree.
+  machines (``cases/lifecycle.py``, party ``registry``): a ticket's accept or decline and
+  dispatch (派单); a 信访 case's forwarding or assignment (转送/交办) or decline, and the
+  decision on a unit's request to return it; the call-back's rating (回访), closing (办结),
+  reopening after a dissatisfied rating, recording a 复查/复核 request, and linking repeats.
+- ``handler`` — a unit that works cases (承办: a department, town or village; party
+  ``unit``): takes (签收), returns (退单) and replies (答复); for a 信访 case it decides
+  acceptance (受理/不予受理, with the written notice), asks to return it and asks for an
+  extension. It reads cases, timelines, petitioners, metrics and Open311 requests — all only
+  within its org unit's subtree, and it acts only on cases its subtree handles.
+- ``supervisor`` — 督办: supervises, escalates (提级) and approves a 12345 ticket's extension
+  (延期), and reads what the others read; with an org unit, only within its subtree.
+- ``unit_head`` — the head of an org unit (本机关、单位负责人): approves or refuses its unit's
+  request to extend a 信访 case (《信访工作条例》第三十四条) — only for cases its own unit
+  handles — and reads cases and figures in its subtree.
 - ``planner``, ``read_only`` — figures and reference data: the metrics and the cases behind
   them (ids and statuses, no personal data), org units, categories, Open311 discovery.
 - ``system_client`` — another government system (a city 12345 platform): files hotline
@@ -28,8 +34,10 @@ from __future__ import annotations
 
 from gov_common.security.access import ALL_ROLES, PUBLIC_ROUTES, AccessPolicy
 from gov_common.security.principal import Principal, Role
+from petitions_api.cases.lifecycle import TRANSITIONS, Action, Party
 
 OPERATOR, HANDLER, SUPERVISOR = Role.OPERATOR, Role.HANDLER, Role.SUPERVISOR
+UNIT_HEAD = Role.UNIT_HEAD
 PLANNER, READ_ONLY, SYSTEM_CLIENT = Role.PLANNER, Role.READ_ONLY, Role.SYSTEM_CLIENT
 
 
@@ -39,14 +47,14 @@ def _roles(*roles: Role) -> frozenset[Role]:
 
 ADMIN = _roles()
 REGISTER = _roles(OPERATOR, SYSTEM_CLIENT)  # POST /v1/cases (a system client: tickets only)
-CASE_READ = _roles(OPERATOR, HANDLER, SUPERVISOR)
+CASE_READ = _roles(OPERATOR, HANDLER, SUPERVISOR, UNIT_HEAD)
 # A system client reads the petitioner masked; see PERSONAL_DATA_READERS.
 PETITIONER_READ = _roles(OPERATOR, HANDLER, SUPERVISOR, SYSTEM_CLIENT)
 REGISTRY = _roles(OPERATOR)  # the hotline centre / 信访 registry's steps
 UNIT = _roles(HANDLER)  # the handling unit's steps
 SUPERVISION = _roles(SUPERVISOR)
 REPEATS = _roles(OPERATOR, SUPERVISOR)
-FIGURES = _roles(OPERATOR, HANDLER, SUPERVISOR, PLANNER, READ_ONLY)  # no personal data
+FIGURES = _roles(OPERATOR, HANDLER, SUPERVISOR, UNIT_HEAD, PLANNER, READ_ONLY)  # no personal data
 REFERENCE = ALL_ROLES
 OPEN311_FILE = _roles(SYSTEM_CLIENT, OPERATOR)
 OPEN311_READ = _roles(SYSTEM_CLIENT, OPERATOR, HANDLER, SUPERVISOR)
@@ -54,20 +62,25 @@ OPEN311_READ = _roles(SYSTEM_CLIENT, OPERATOR, HANDLER, SUPERVISOR)
 # Roles that see a petitioner unmasked (in scope); each such read is audited.
 PERSONAL_DATA_READERS = frozenset({OPERATOR, HANDLER, SUPERVISOR, Role.ADMIN})
 
-ACTIONS = {
-    "accept": REGISTRY,
-    "decline": REGISTRY,
-    "dispatch": REGISTRY,
-    "rate": REGISTRY,
-    "close": REGISTRY,
-    "reopen": REGISTRY,
-    "request_review": REGISTRY,
-    "take": UNIT,
-    "return": UNIT,
-    "reply": UNIT,
-    "supervise": SUPERVISION,
-    "escalate": SUPERVISION,
-    "extend": SUPERVISION,
+# Who is each party of the state machines (``cases/lifecycle.py``).
+PARTY_ROLES = {
+    Party.REGISTRY: REGISTRY,
+    Party.UNIT: UNIT,
+    Party.UNIT_HEAD: _roles(UNIT_HEAD),
+    Party.SUPERVISION: SUPERVISION,
+}
+# A route per action, open to every role some track gives the step to; which of them may take
+# it on a given case (its track, state, unit) is decided by ``cases.authority``.
+ACTIONS: dict[str, frozenset[Role]] = {
+    action.value: frozenset().union(
+        *(
+            PARTY_ROLES[step.by]
+            for table in TRANSITIONS.values()
+            for (_, each), step in table.items()
+            if each is action
+        )
+    )
+    for action in Action
 }
 METRICS = (
     "first-time-grassroots-resolution",

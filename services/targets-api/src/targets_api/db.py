@@ -13,6 +13,7 @@ from gov_common.idempotency import Idempotency, IdempotencyKeyMixin
 from gov_common.messaging.inbox import InboxMixin
 from gov_common.messaging.outbox import OutboxMixin
 from gov_common.security.api_keys import ApiKeyMixin
+from gov_common.security.crypto import parse_index_keys
 from gov_common.security.principal import Principal
 
 
@@ -45,5 +46,15 @@ def idempotency(
     body: BaseModel | None,
 ) -> Idempotency:
     """The ``Idempotency-Key`` guard of a creating route (gov_common.idempotency)."""
-    secret = request.app.state.settings.pii_index_key.get_secret_value().encode()
-    return Idempotency(session, IdempotencyKey, request, principal, key, body, secret)
+    settings = request.app.state.settings
+    previous = settings.pii_previous_index_keys  # a retry across the key's rotation replays
+    return Idempotency(
+        session,
+        IdempotencyKey,
+        request,
+        principal,
+        key,
+        body,
+        settings.pii_index_key.get_secret_value().encode(),
+        previous_secrets=parse_index_keys(previous.get_secret_value()).values() if previous else (),
+    )

@@ -55,13 +55,39 @@ class ResolutionLevel(StrEnum):
 
 
 class DeadlineKind(StrEnum):
-    ACCEPTANCE = "acceptance"  # 受理告知, 15 days
+    FORWARDING = "forwarding"  # 转送/交办 by the 信访部门, 15 days from receipt
+    ACCEPTANCE = "acceptance"  # 受理告知 by the organ with authority, 15 days from its receipt
     HANDLING = "handling"  # 办理, 60 days (+ one extension ≤ 30)
     RETURN = "return"  # 退单, 5 working days
     REVIEW = "review"  # 复查, 30 days from the request
     RE_REVIEW = "re_review"  # 复核, 30 days from the request
     HOTLINE = "hotline"  # 12345 time limit of the category's tier
     SUPERVISION = "supervision"  # 督办: the due date the supervisor set
+
+
+class DeclineRoute(StrEnum):
+    """Why a 信访 matter is not accepted: the statutory route it belongs to instead
+    (《信访工作条例》第三十一条 分类处理; 第三十六条 for a matter concluded by 复核)."""
+
+    LITIGATION_RELATED = "litigation_related"  # 涉法涉诉: 政法机关依法处理
+    LITIGATION = "litigation"  # 诉讼
+    ARBITRATION = "arbitration"  # 仲裁
+    ADMINISTRATIVE_RECONSIDERATION = "administrative_reconsideration"  # 行政复议
+    OTHER_ADMINISTRATIVE_PROCEDURE = (
+        "other_administrative_procedure"  # 行政裁决、确认、许可、处罚等
+    )
+    PARTY_DISCIPLINE = "party_discipline"  # 党员申诉、申请复审; 纪检监察 for accusations
+    CONCLUDED_BY_RE_REVIEW = "concluded_by_re_review"  # 复核终结, 不再受理 (第三十六条)
+    NOT_A_PETITION_MATTER = "not_a_petition_matter"  # 不属于信访事项 (e.g. 12345 consultation)
+
+
+class NoticeMeans(StrEnum):
+    """How the petitioner was told in writing (书面告知)."""
+
+    IN_PERSON = "in_person"  # 当面送达
+    POST = "post"  # 邮寄送达
+    ONLINE = "online"  # 网上信访平台
+    SMS = "sms"  # 短信 (with the written notice's content)
 
 
 class CaseCreatedV1(BaseModel):
@@ -81,6 +107,11 @@ class CaseCreatedV1(BaseModel):
     first_time: bool | None = Field(default=None, description="初信初访: not a repeat")
     urgent: bool | None = None
     repeat_of: UUID | None = None
+    accused_unit_id: str | None = Field(
+        default=None,
+        description="检举控告: the org unit the case accuses; nothing about the case is "
+        "delivered to that unit's people",
+    )
 
 
 class CaseEventBase(BaseModel):
@@ -98,6 +129,11 @@ class CaseEventBase(BaseModel):
     )
     category_code: str | None = None
     first_time: bool = Field(description="初信初访: not a repeat of an earlier case")
+    accused_unit_id: str | None = Field(
+        default=None,
+        description="检举控告: the org unit the case accuses (or whose staff it accuses); "
+        "nothing about the case is delivered to that unit's people",
+    )
 
 
 PROVISIONAL_DESCRIPTION = (
@@ -113,6 +149,9 @@ class CaseAcceptedV1(CaseEventBase):
 
 class CaseDeclinedV1(CaseEventBase):
     reason: str
+    route: DeclineRoute | None = Field(
+        default=None, description="a 信访 case: the statutory route the matter belongs to"
+    )
 
 
 class CaseDispatchedV1(CaseEventBase):

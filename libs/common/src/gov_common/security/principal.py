@@ -10,6 +10,8 @@ class Role(StrEnum):
     OPERATOR = "operator"  # 12345 hotline operator / 信访 registrar
     HANDLER = "handler"  # 承办人 in a department, town or village
     SUPERVISOR = "supervisor"  # 督办
+    # 本机关、单位负责人: the head of its org unit (approves a 信访 extension, 第三十四条)
+    UNIT_HEAD = "unit_head"
     PLANNER = "planner"  # planning office (发改/政府办)
     ADMIN = "admin"
     SYSTEM_CLIENT = "system_client"  # another government system

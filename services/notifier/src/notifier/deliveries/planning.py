@@ -79,6 +79,17 @@ async def resolve_recipients(
     return list(found)
 
 
+def withhold_from_accused(recipients: list[Recipient], data: dict[str, Any]) -> list[Recipient]:
+    """A 检举控告 case is never delivered to the people of the unit it accuses
+    (``accused_unit_id``): recipients of that unit, or of a unit whose code extends it (the
+    official division codes nest by prefix: 610203100 → 610203100001). The notifier holds no
+    org tree; petitions-api also never dispatches such a case into the accused subtree."""
+    accused = data.get("accused_unit_id")
+    if not accused:
+        return recipients
+    return [r for r in recipients if r.org_unit_id is None or not r.org_unit_id.startswith(accused)]
+
+
 def channels_for(rule: Rule, recipient: Recipient) -> list[ChannelName]:
     """The rule's channels this recipient has an address for and has not opted out of."""
     chosen = []
@@ -132,7 +143,9 @@ async def plan_rule_deliveries(
             if template is not None:
                 variants = template.variants
         urgent = rule.urgent or data.get("urgent") is True
-        for recipient in await resolve_recipients(session, rule.recipients, data):
+        for recipient in withhold_from_accused(
+            await resolve_recipients(session, rule.recipients, data), data
+        ):
             context = rendering.context_for(
                 event,
                 payload,

@@ -38,6 +38,7 @@ def case_created(case: Case, *, source: str) -> CloudEvent:
             first_time=case.first_time,
             urgent=case.urgent,
             repeat_of=case.repeat_of,
+            accused_unit_id=case.accused_unit_id,
         ),
     )
 
@@ -62,6 +63,7 @@ def lifecycle_event(
         handling_unit_id=case.handling_unit_id,
         category_code=case.category_code,
         first_time=case.first_time,
+        accused_unit_id=case.accused_unit_id,
         **fields,
     )
     return new_event(source=source, type=type_name, subject=str(case.id), data=data)

@@ -43,6 +43,7 @@ CASE_COLUMNS = (
     "longitude",
     "town_unit_id",
     "handling_unit_id",
+    "accused_unit_id",
     "urgent",
     "group_size",
     "attachments",
@@ -166,7 +167,8 @@ def _statement(*, petitioner: bool, remember: bool) -> TextClause:
     if remember:
         parts.append(
             "remembered AS (UPDATE idempotency_keys SET case_id = (SELECT id FROM new_case), "
-            "response_status = :r_status, response_body = CAST(:r_body AS jsonb) "
+            "response_status = :r_status, response_body = CAST(:r_body AS jsonb), "
+            "response_location = '/v1/cases/' || (SELECT id FROM new_case) "
             "WHERE scope = :r_scope AND key = :r_key)"
         )
     # pg_notify: the NOTIFY of gov_common's add_to_outbox, delivered at commit likewise.

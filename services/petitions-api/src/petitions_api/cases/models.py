@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -29,11 +30,14 @@ from gov_common.db import str_enum
 from gov_common.events.petitions import (
     CaseKind,
     Channel,
+    DeclineRoute,
+    NoticeMeans,
     Rating,
     ReplyOutcome,
     ResolutionLevel,
 )
-from petitions_api.cases.lifecycle import CaseStatus, ReviewStage
+from gov_common.idempotency import IdempotencyKeyMixin
+from petitions_api.cases.lifecycle import CaseStatus, RequestKind, ReviewStage
 from petitions_api.db import Base
 
 # Case numbers are issued from a database sequence so they are unique across replicas.
@@ -90,7 +94,19 @@ class Case(Base):
     # Concluded by 复核: the same facts and reasons are not accepted again.
     final: Mapped[bool] = mapped_column(Boolean, default=False)
 
+    # 检举控告: the unit the case accuses (or whose staff it accuses). Its people never see
+    # the case, and it is never sent to them.
+    accused_unit_id: Mapped[str | None] = mapped_column(ForeignKey("org_units.code"), index=True)
+
     accepted_on: Mapped[date | None] = mapped_column(Date)
+    # 书面告知 of the acceptance decision (受理 or 不予受理): the day and the means.
+    decision_notified_on: Mapped[date | None] = mapped_column(Date)
+    decision_notice_means: Mapped[NoticeMeans | None] = mapped_column(
+        str_enum(NoticeMeans, "notice_means")
+    )
+    decline_route: Mapped[DeclineRoute | None] = mapped_column(
+        str_enum(DeclineRoute, "decline_route")
+    )
     # First time a unit took the case (签收): the hotline response rate counts it.
     responded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     extended: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -157,15 +173,38 @@ class TimelineEntry(Base):
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class IdempotencyKey(Base):
-    """A creating request seen before: the same key and body get the same answer again."""
+class CaseRequest(Base):
+    """A unit's request a step waits on (申请): to return the case (退回, decided by the
+    信访部门) or to extend its handling period (延期, decided by the unit's head). Until it is
+    decided the case stays where it is and its clocks run."""
 
-    __tablename__ = "idempotency_keys"
+    __tablename__ = "case_requests"
+    __table_args__ = (
+        # At most one undecided request per case.
+        Index(
+            "uq_case_requests_open",
+            "case_id",
+            unique=True,
+            postgresql_where=text("decided_at IS NULL"),
+        ),
+    )
 
-    scope: Mapped[str] = mapped_column(String(100), primary_key=True)  # client or route
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    request_hash: Mapped[str] = mapped_column(String(64))
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[RequestKind] = mapped_column(str_enum(RequestKind, "case_request_kind"))
+    unit_id: Mapped[str | None] = mapped_column(ForeignKey("org_units.code"))  # who asks
+    requested_by: Mapped[str] = mapped_column(String(100))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str] = mapped_column(Text)
+    days: Mapped[int | None] = mapped_column(Integer)  # an extension: how long
+    approved: Mapped[bool | None] = mapped_column(Boolean)
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class IdempotencyKey(IdempotencyKeyMixin, Base):
+    """A registration seen before (gov_common.idempotency): the same key and body get the same
+    answer again; ``case_id`` is the case it created."""
+
     case_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("cases.id"))
-    response_status: Mapped[int | None] = mapped_column(Integer)
-    response_body: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -22,14 +22,24 @@ from fastapi.responses import JSONResponse
 
 from gov_common.app import SessionDep
 from gov_common.events.petitions import CaseKind, Channel, DeadlineKind
+from gov_common.idempotency import IdempotencyKeyHeader
 from gov_common.pagination import Page
 from gov_common.problems import PROBLEM_RESPONSES
 from gov_common.security.access import ForbiddenError
 from gov_common.security.audit import record_personal_data_access
 from gov_common.security.setup import PrincipalDep
-from petitions_api.cases import service
+from petitions_api.cases import (
+    actions,
+    idempotency,
+    petitioners,
+    repeat_candidates,
+    repeat_links,
+    search,
+    views,
+)
 from petitions_api.cases.lifecycle import Action, CaseStatus
 from petitions_api.cases.personal_data import Protector
+from petitions_api.cases.registration import register
 from petitions_api.cases.schemas import (
     ACTION_BODIES,
     ActionBody,
@@ -39,6 +49,7 @@ from petitions_api.cases.schemas import (
     RepeatLink,
     TimelineEntryRead,
 )
+from petitions_api.cases.scope import get_case
 from petitions_api.db import PersonalDataAccess
 from petitions_api.security import may_read_personal_data, registers_petitions, scope_of
 
@@ -68,15 +79,7 @@ async def create_case(
     session: SessionDep,
     request: Request,
     principal: PrincipalDep,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            min_length=1,
-            max_length=200,
-            description="same key and body from the same caller → the same answer, one case",
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     settings = request.app.state.settings
     if body.kind is CaseKind.PETITION_CASE and not registers_petitions(principal):
@@ -85,39 +88,29 @@ async def create_case(
             "are registered by the 信访 registry (role operator)"
         )
     # Keys are the caller's own: another client's key neither replays nor blocks this one.
-    scope = service.idempotency_scope(principal.subject)
     claim = None
     if idempotency_key is not None:
-        claimed = await service.claim_idempotency_key(
-            session,
-            scope=scope,
-            key=idempotency_key,
-            digest=service.request_hash(body),
-            lookup=service.repeat_lookup(body, settings),
+        guard = idempotency.registration_guard(session, request, principal, idempotency_key, body)
+        claimed = await idempotency.claim_idempotency_key(
+            session, guard, repeat_candidates.repeat_lookup(body, settings)
         )
-        if isinstance(claimed, service.IdempotencyClaim):
+        if isinstance(claimed, idempotency.IdempotencyClaim):
             claim = claimed
         elif claimed.response_body is None:
             # Claimed earlier without an answer: this request answers and remembers it.
-            claim = service.IdempotencyClaim(scope=scope, key=idempotency_key, case_sequence=None)
-        else:
-            replay = claimed.response_body
-            return JSONResponse(
-                replay,
-                status_code=claimed.response_status or 201,
-                headers={
-                    "Location": f"/v1/cases/{replay['id']}",
-                    "ETag": f'"{replay["version"]}"',
-                    "Idempotent-Replayed": "true",
-                },
+            claim = idempotency.IdempotencyClaim(
+                scope=guard.scope, key=idempotency_key, case_sequence=None
             )
-    registration = await service.register(
+        else:
+            return idempotency.replay(guard, claimed)
+    registration = await register(
         session,
         body,
         settings=settings,
         actor=principal.subject,
         source_client=principal.subject,
         claim=claim,
+        caller=principal,
     )
     case = registration.case
     # The answer was serialised once: these bytes are also the remembered answer.
@@ -183,7 +176,7 @@ async def list_cases(
             fields=["phone"],
             action="search",
         )
-    rows, next_cursor = await service.search(
+    rows, next_cursor = await search.search(
         session,
         status=status_,
         kind=kind,
@@ -204,21 +197,21 @@ async def list_cases(
         cursor=cursor,
         scope=scope_of(principal),
     )
-    items = await service.case_views(session, list(rows), principal)
+    items = await views.case_views(session, list(rows), principal)
     return Page[CaseRead](items=items, next_cursor=next_cursor)
 
 
 @router.get("/{case_id}", summary="Read one case", response_model=CaseRead)
 async def read_case(case_id: UUID, session: SessionDep, principal: PrincipalDep) -> JSONResponse:
-    case = await service.get_case(session, case_id, scope=scope_of(principal))
-    return _case_response(await service.case_view(session, case, principal))
+    case = await get_case(session, case_id, scope=scope_of(principal))
+    return _case_response(await views.case_view(session, case, principal))
 
 
 @router.get("/{case_id}/timeline", summary="Every step of the case: who, when, why")
 async def read_timeline(
     case_id: UUID, session: SessionDep, principal: PrincipalDep
 ) -> list[TimelineEntryRead]:
-    entries = await service.timeline(session, case_id, scope=scope_of(principal))
+    entries = await views.timeline(session, case_id, scope=scope_of(principal))
     return [TimelineEntryRead.model_validate(e) for e in entries]
 
 
@@ -233,7 +226,7 @@ async def read_timeline(
 async def read_petitioner(
     case_id: UUID, session: SessionDep, request: Request, principal: PrincipalDep
 ) -> PetitionerRead:
-    return await service.read_petitioner(
+    return await petitioners.read_petitioner(
         session,
         case_id,
         principal=principal,
@@ -252,7 +245,7 @@ async def link_repeat(
     principal: PrincipalDep,
     if_match: IfMatchHeader = None,
 ) -> CaseRead:
-    case = await service.link_repeat(
+    case = await repeat_links.link_repeat(
         session,
         case_id,
         body.repeat_of,
@@ -262,7 +255,7 @@ async def link_repeat(
         scope=scope_of(principal),
         settings=request.app.state.settings,
     )
-    return await service.case_view(session, case, principal)
+    return await views.case_view(session, case, principal)
 
 
 @router.post("/{case_id}/repeat/confirm", summary="Confirm the detected repeat link")
@@ -273,7 +266,7 @@ async def confirm_repeat(
     principal: PrincipalDep,
     if_match: IfMatchHeader = None,
 ) -> CaseRead:
-    case = await service.confirm_repeat(
+    case = await repeat_links.confirm_repeat(
         session,
         case_id,
         actor=principal.subject,
@@ -282,7 +275,7 @@ async def confirm_repeat(
         scope=scope_of(principal),
         settings=request.app.state.settings,
     )
-    return await service.case_view(session, case, principal)
+    return await views.case_view(session, case, principal)
 
 
 @router.delete("/{case_id}/repeat", summary="Unlink: the case is a first-time petition after all")
@@ -293,7 +286,7 @@ async def unlink_repeat(
     principal: PrincipalDep,
     if_match: IfMatchHeader = None,
 ) -> CaseRead:
-    case = await service.unlink_repeat(
+    case = await repeat_links.unlink_repeat(
         session,
         case_id,
         actor=principal.subject,
@@ -302,23 +295,28 @@ async def unlink_repeat(
         scope=scope_of(principal),
         settings=request.app.state.settings,
     )
-    return await service.case_view(session, case, principal)
+    return await views.case_view(session, case, principal)
 
 
 ACTION_SUMMARIES = {
-    Action.ACCEPT: "Accept (受理)",
-    Action.DECLINE: "Decline with a reason (不予受理)",
-    Action.DISPATCH: "Dispatch to a unit (派单); the category's routing if no unit is named",
+    Action.ACCEPT: "Accept (受理); a 信访 case: the organ, with the written notice (书面告知)",
+    Action.DECLINE: "Decline (不予受理); a 信访 case: naming the statutory route, with the notice",
+    Action.DISPATCH: "Dispatch (派单 / 转送 / 交办); the category's routing if no unit is named",
     Action.TAKE: "The unit takes the case (签收)",
-    Action.RETURN: "The unit returns a wrongly routed case within 5 working days (退单)",
+    Action.RETURN: "Return a wrongly routed case within the window (退单); a 信访 case: a request",
+    Action.APPROVE_RETURN: "The 信访部门 agrees to a return and re-dispatches (同意退回)",
+    Action.REFUSE_RETURN: "The 信访部门 refuses a return: the case stays with the unit",
     Action.REPLY: "Reply to the petitioner with the outcome (答复)",
     Action.RATE: "Record the call-back's rating (回访评价)",
     Action.CLOSE: "Close the case (办结/结案)",
     Action.REOPEN: "Reopen after a dissatisfied rating (重办)",
-    Action.EXTEND: "Extend the handling deadline once, ≤ 30 days (延期)",
+    Action.EXTEND: "Extend a 12345 ticket's deadline once (延期, the centre's supervisor)",
+    Action.REQUEST_EXTENSION: "The unit asks to extend a 信访 case, ≤ 30 days (延期申请)",
+    Action.APPROVE_EXTENSION: "The unit's head approves the extension (第三十四条)",
+    Action.REFUSE_EXTENSION: "The unit's head refuses the extension",
     Action.SUPERVISE: "Put under supervision with a due date (督办)",
     Action.ESCALATE: "Escalate to a higher level (提级)",
-    Action.REQUEST_REVIEW: "Record a 复查/复核 request: opens a linked review case",
+    Action.REQUEST_REVIEW: "Record a 复查/复核 request: opens a review case at the organ above",
 }
 
 
@@ -333,7 +331,7 @@ def _action_endpoint(
         principal: PrincipalDep,
         if_match: IfMatchHeader = None,
     ) -> JSONResponse:
-        case, created = await service.perform(
+        case, created = await actions.perform(
             session,
             case_id,
             action,
@@ -345,7 +343,7 @@ def _action_endpoint(
             roles=principal.roles,
         )
         headers = {"Location": f"/v1/cases/{created.id}"} if created is not None else {}
-        return _case_response(await service.case_view(session, case, principal), **headers)
+        return _case_response(await views.case_view(session, case, principal), **headers)
 
     endpoint.__annotations__["body"] = body_model
     endpoint.__name__ = f"case_{action.value}"

@@ -22,11 +22,13 @@ from gov_common.events.petitions import (
     CaseKind,
     Channel,
     DeadlineKind,
+    DeclineRoute,
+    NoticeMeans,
     Rating,
     ReplyOutcome,
     ResolutionLevel,
 )
-from petitions_api.cases.lifecycle import Action, CaseStatus, ReviewStage
+from petitions_api.cases.lifecycle import Action, CaseStatus, RequestKind, ReviewStage
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
@@ -125,6 +127,12 @@ class CaseCreate(BaseModel):
     handling_unit_id: Code | None = Field(
         default=None, description="override the category's default routing"
     )
+    accused_unit_id: Code | None = Field(
+        default=None,
+        description="检举控告: the org unit the case accuses, or whose staff it accuses. The "
+        "case is then invisible to that unit's people (lists, reads, figures' case lists, "
+        "Open311, notifications) and is never dispatched to it",
+    )
 
     @field_validator("received_on")
     @classmethod
@@ -157,6 +165,17 @@ class DeadlineRead(BaseModel):
         description="暂定: the date rests on a year whose official holiday schedule is not known "
         "yet (only the rest days fixed by law); it is recomputed when the schedule is entered",
     )
+
+
+class PendingRequestRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    kind: RequestKind
+    unit_id: str | None
+    requested_by: str
+    requested_at: datetime
+    reason: str
+    days: int | None
 
 
 class CaseRead(BaseModel):
@@ -205,6 +224,17 @@ class CaseRead(BaseModel):
     closed_on: date | None
     supervisor_id: str | None
     supervision_due_on: date | None
+    accused_unit_id: str | None = None
+    decision_notified_on: date | None = Field(
+        default=None, description="a 信访 case: the day the acceptance decision was notified"
+    )
+    decision_notice_means: NoticeMeans | None = None
+    decline_route: DeclineRoute | None = None
+    pending_request: PendingRequestRead | None = Field(
+        default=None,
+        description="a unit's request waiting on a decision: to return the case (decided by "
+        "the 信访部门) or to extend it (decided by the unit's head)",
+    )
     created_at: datetime
     updated_at: datetime
     allowed_actions: list[Action] = Field(default_factory=list)
@@ -244,12 +274,40 @@ class ActionBody(BaseModel):
     note: Annotated[Text, StringConstraints(max_length=2000)] | None = None
 
 
+class NoticeIn(BaseModel):
+    """The written notice given to the petitioner (书面告知)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    given_on: date | None = Field(
+        default=None, description="the day it was given; today if omitted"
+    )
+    means: NoticeMeans
+
+    @field_validator("given_on")
+    @classmethod
+    def _not_in_future(cls, value: date | None) -> date | None:
+        if value is not None and value > today_in_china():
+            raise ValueError("must not be in the future")
+        return value
+
+
 class AcceptBody(ActionBody):
-    pass
+    notice: NoticeIn | None = Field(
+        default=None,
+        description="a 信访 case: the written notice of acceptance (受理告知), required",
+    )
 
 
 class DeclineBody(ActionBody):
     reason: Reason
+    route: DeclineRoute | None = Field(
+        default=None,
+        description="a 信访 case: the statutory route the matter belongs to instead, required",
+    )
+    notice: NoticeIn | None = Field(
+        default=None, description="a 信访 case: the written notice (不予受理告知), required"
+    )
 
 
 class DispatchBody(ActionBody):
@@ -264,6 +322,34 @@ class TakeBody(ActionBody):
 
 class ReturnBody(ActionBody):
     reason: Reason = Field(description="why the case does not belong to this unit")
+
+
+class ApproveReturnBody(ActionBody):
+    """The 信访部门 agrees and sends the case where it belongs."""
+
+    to_unit_id: Code = Field(description="the unit the case is re-dispatched to")
+
+
+class RefuseReturnBody(ActionBody):
+    reason: Reason = Field(description="why the case stays with the unit")
+
+
+class RequestExtensionBody(ActionBody):
+    days: int = Field(ge=1, le=30, description="1 to 30 days (第三十四条)")
+    reason: Reason
+
+
+class ApproveExtensionBody(ActionBody):
+    """The unit's head approves (经本机关、单位负责人批准); the approver is the caller."""
+
+    days: int | None = Field(
+        default=None, ge=1, le=30, description="fewer days than asked; as asked if omitted"
+    )
+    notice: NoticeIn = Field(description="the notice of the extension given to the petitioner")
+
+
+class RefuseExtensionBody(ActionBody):
+    reason: Reason
 
 
 class ReplyBody(ActionBody):
@@ -286,7 +372,8 @@ class ReopenBody(ActionBody):
 
 
 class ExtendBody(ActionBody):
-    """Approved by the supervisor who calls it: the approver is the caller."""
+    """A 12345 ticket's extension, approved by the supervisor who calls it (the approver is
+    the caller). A 信访 case is extended by request and the unit head's approval."""
 
     days: int = Field(
         ge=1,
@@ -328,11 +415,16 @@ ACTION_BODIES: dict[Action, type[ActionBody]] = {
     Action.DISPATCH: DispatchBody,
     Action.TAKE: TakeBody,
     Action.RETURN: ReturnBody,
+    Action.APPROVE_RETURN: ApproveReturnBody,
+    Action.REFUSE_RETURN: RefuseReturnBody,
     Action.REPLY: ReplyBody,
     Action.RATE: RateBody,
     Action.CLOSE: CloseBody,
     Action.REOPEN: ReopenBody,
     Action.EXTEND: ExtendBody,
+    Action.REQUEST_EXTENSION: RequestExtensionBody,
+    Action.APPROVE_EXTENSION: ApproveExtensionBody,
+    Action.REFUSE_EXTENSION: RefuseExtensionBody,
     Action.SUPERVISE: SuperviseBody,
     Action.ESCALATE: EscalateBody,
     Action.REQUEST_REVIEW: RequestReviewBody,

@@ -94,16 +94,28 @@ def clock_rules(settings: Settings) -> tuple[ClockRule, ...]:
     )
     return (
         ClockRule(
-            kind=DeadlineKind.ACCEPTANCE,
-            name="受理告知",
+            kind=DeadlineKind.FORWARDING,
+            name="转送交办期限",
             applies_to=CaseKind.PETITION_CASE,
-            starts="registration; counted from the day the letter or visit was received",
-            met_by="accept or decline",
+            starts="registration (登记); counted from the day the letter or visit was received",
+            met_by="dispatch (转送/交办) to the organ with authority, or decline",
             length=15,
             day_count=DayCount.CALENDAR_DAYS,
             rolls_forward=True,
             extension=None,
-            basis="第二十二条: 登记并在15日内转送、交办; 有权处理机关15日内决定是否受理并书面告知",
+            basis="第二十二条: 信访部门收到信访事项, 应当予以登记, 并在15日内转送、交办",
+        ),
+        ClockRule(
+            kind=DeadlineKind.ACCEPTANCE,
+            name="受理告知期限",
+            applies_to=CaseKind.PETITION_CASE,
+            starts="dispatch (转送/交办) to the organ; counted from the day it received the case",
+            met_by="accept or decline with the written notice (书面告知), on the notice's day",
+            length=15,
+            day_count=DayCount.CALENDAR_DAYS,
+            rolls_forward=True,
+            extension=None,
+            basis="第二十二条 et seq.: 有权处理的机关、单位收到之日起15日内决定是否受理并书面告知",
         ),
         ClockRule(
             kind=DeadlineKind.HANDLING,

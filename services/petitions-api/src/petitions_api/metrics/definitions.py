@@ -18,12 +18,18 @@ from sqlalchemy.orm import InstrumentedAttribute
 from gov_common.events.petitions import CaseKind, DeadlineKind, Rating
 from petitions_api.cases.lifecycle import ReviewStage
 from petitions_api.cases.models import Case
-from petitions_api.cases.service import GRASSROOTS_DEFINITION_VERSION
+from petitions_api.cases.registration import GRASSROOTS_DEFINITION_VERSION
 from petitions_api.config import Settings
 from petitions_api.deadlines.models import CaseDeadline
 
 # Statutory clocks whose lapse makes an open 信访 case a backlog case (积案).
-STATUTORY_CLOCKS = (DeadlineKind.ACCEPTANCE, DeadlineKind.HANDLING, DeadlineKind.REVIEW)
+STATUTORY_CLOCKS = (
+    DeadlineKind.FORWARDING,
+    DeadlineKind.ACCEPTANCE,
+    DeadlineKind.HANDLING,
+    DeadlineKind.REVIEW,
+    DeadlineKind.RE_REVIEW,
+)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from gov_common.events.petitions import CaseKind
 from gov_common.pagination import decode_cursor, encode_cursor
 from gov_common.problems import ProblemError
 from petitions_api.cases.models import Case
-from petitions_api.cases.service import scope_condition
+from petitions_api.cases.scope import scope_condition
 from petitions_api.config import Settings
 from petitions_api.metrics import rollup
 from petitions_api.metrics.definitions import DEFINITIONS, GRASSROOTS, Context, MetricDefinition

@@ -1,6 +1,6 @@
 """Open311 GeoReport v2 over the petitions service: categories are services, hotline tickets
 are service requests. Filing goes through the same intake function as the native API
-(``cases.service.register_case``): same validation, routing, repeat detection and outbox event.
+(``cases.registration.register_case``): same validation, routing, repeat detection and outbox event.
 
 Every read takes ``scope`` (the caller's org unit: only tickets placed or handled in its
 subtree, as everywhere in this service), which the routes pass from the principal. Filing
@@ -25,10 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gov_common.clock import CHINA_TZ
 from gov_common.events.petitions import CaseKind, Channel, DeadlineKind, Rating
-from petitions_api.cases import service as cases
+from petitions_api.cases import registration
 from petitions_api.cases.lifecycle import CaseStatus
 from petitions_api.cases.models import Case, TimelineEntry
 from petitions_api.cases.schemas import CaseCreate
+from petitions_api.cases.scope import scope_condition
 from petitions_api.config import Settings
 from petitions_api.deadlines.models import CaseDeadline
 from petitions_api.open311.formats import Open311Error
@@ -276,7 +277,7 @@ async def file_request(
             reasons.append(f"{name}: {error['msg']}")
         raise Open311Error(400, "; ".join(reasons)) from None
     device_id = (params.get("device_id") or "").strip()[:100] or None
-    case = await cases.register_case(
+    case = await registration.register_case(
         session,
         data,
         settings=settings,
@@ -344,7 +345,7 @@ def parse_filter(params: Mapping[str, str]) -> RequestFilter:
 
 
 async def _scoped(session: AsyncSession, statement: Any, scope: str | None) -> Any:
-    in_scope = await cases.scope_condition(session, scope)
+    in_scope = await scope_condition(session, scope)
     return statement if in_scope is None else statement.where(in_scope)
 
 
