@@ -104,3 +104,17 @@ async def test_personal_data_reads_are_logged_append_only_and_queryable(
     with pytest.raises(DBAPIError, match="append-only"):
         async with unit_of_work(common_db.sessions) as session:
             await session.execute(text("DELETE FROM personal_data_access_log"))
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    ["WyJub3QtYW4taW50Il0", "bm90LWpzb24", "W1tdXQ", "%%%"],  # ["not-an-int"], not-json, [[]]
+)
+async def test_a_forged_access_log_cursor_is_a_400_problem(
+    common_db: CommonDb, cursor: str
+) -> None:
+    transport = httpx.ASGITransport(_app(common_db))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        answer = await client.get("/v1/audit/personal-data-access", params={"cursor": cursor})
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["type"].endswith("invalid-cursor")

@@ -312,3 +312,11 @@ async def test_the_send_continues_the_trace_of_the_event_that_planned_it(
         assert send.context.trace_id == consuming.get_span_context().trace_id
         assert send.parent is not None
         assert send.parent.span_id == consuming.get_span_context().span_id
+
+
+async def test_a_forged_deliveries_cursor_is_a_400_problem(client: httpx.AsyncClient) -> None:
+    # ["yesterday", "x"], ["2027-01-04T00:00:00", 5], not base64 JSON at all
+    for cursor in ("WyJ5ZXN0ZXJkYXkiLCAieCJd", "WyIyMDI3LTAxLTA0VDAwOjAwOjAwIiwgNV0", "Zm9v"):
+        answer = await client.get("/v1/deliveries", params={"cursor": cursor})
+        assert answer.status_code == 400, (cursor, answer.text)
+        assert answer.json()["type"].endswith("invalid-cursor")

@@ -10,7 +10,6 @@ from sqlalchemy import Select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gov_common.pagination import decode_cursor, encode_cursor
-from gov_common.problems import ProblemError
 
 RowT = TypeVar("RowT")
 
@@ -20,13 +19,7 @@ async def newest_first(
 ) -> tuple[list[RowT], str | None]:
     query = query.order_by(model.created_at.desc(), model.id.desc())  # type: ignore[attr-defined]
     if cursor is not None:
-        created_at, last_id = decode_cursor(cursor, size=2)
-        try:
-            key = (datetime.fromisoformat(created_at), UUID(last_id))
-        except (TypeError, ValueError):
-            raise ProblemError(
-                400, "cursor is not one this API issued", problem_type="invalid-cursor"
-            ) from None
+        key = decode_cursor(cursor, datetime, UUID)
         query = query.where(tuple_(model.created_at, model.id) < key)  # type: ignore[attr-defined]
     rows: list[RowT] = list((await session.scalars(query.limit(limit + 1))).all())
     next_cursor = None

@@ -120,8 +120,8 @@ def access_log_router(model: type[PersonalDataAccessMixin]) -> APIRouter:
         if until is not None:
             statement = statement.where(model.at < until)
         if cursor is not None:
-            (last_id,) = decode_cursor(cursor, size=1)
-            statement = statement.where(model.id < int(last_id))
+            (last_id,) = decode_cursor(cursor, int)
+            statement = statement.where(model.id < last_id)
         rows = list((await session.scalars(statement.limit(limit + 1))).all())
         next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
         return Page[AccessLogEntry](

@@ -44,11 +44,8 @@ async def list_deliveries(
     if channel is not None:
         query = query.where(Delivery.channel == channel)
     if cursor is not None:
-        created_at, last_id = decode_cursor(cursor, size=2)
-        query = query.where(
-            tuple_(Delivery.created_at, Delivery.id)
-            < (datetime.fromisoformat(created_at), UUID(last_id))
-        )
+        created_at, last_id = decode_cursor(cursor, datetime, UUID)
+        query = query.where(tuple_(Delivery.created_at, Delivery.id) < (created_at, last_id))
     rows = list((await session.scalars(query.limit(limit + 1))).all())
     next_cursor = None
     if len(rows) > limit:

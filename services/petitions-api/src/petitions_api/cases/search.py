@@ -21,7 +21,6 @@ from gov_common.events.petitions import (
     DeadlineKind,
 )
 from gov_common.pagination import decode_cursor, encode_cursor
-from gov_common.problems import ProblemError
 from petitions_api.cases import clock
 from petitions_api.cases.lifecycle import (
     CaseStatus,
@@ -133,13 +132,7 @@ async def search(
         )
         statement = statement.where(watched if supervised else ~watched)
     if cursor:
-        created_at, case_id = decode_cursor(cursor, size=2)
-        try:
-            key = (datetime.fromisoformat(created_at), uuid.UUID(case_id))
-        except (TypeError, ValueError):
-            raise ProblemError(
-                400, "cursor is not one this API issued", problem_type="invalid-cursor"
-            ) from None
+        key = decode_cursor(cursor, datetime, uuid.UUID)
         statement = statement.where(func.row(Case.created_at, Case.id) < func.row(*key))
     rows = list(
         (

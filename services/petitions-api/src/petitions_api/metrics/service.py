@@ -304,13 +304,7 @@ async def cases(
         basis.label("sort_day"),
     ).where(*conditions)
     if cursor:
-        day, case_id = decode_cursor(cursor, size=2)
-        try:
-            key = (date.fromisoformat(day), uuid.UUID(case_id))
-        except (TypeError, ValueError):
-            raise ProblemError(
-                400, "cursor is not one this API issued", problem_type="invalid-cursor"
-            ) from None
+        key = decode_cursor(cursor, date, uuid.UUID)
         statement = statement.where(and_(func.row(basis, Case.id) > func.row(*key)))
     rows = list((await session.execute(statement.order_by(basis, Case.id).limit(limit + 1))).all())
     next_cursor = None

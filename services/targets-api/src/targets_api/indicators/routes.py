@@ -13,7 +13,7 @@ from gov_common.app import SessionDep
 from gov_common.clock import today_in_china
 from gov_common.idempotency import IdempotencyKeyHeader
 from gov_common.pagination import Page, decode_cursor, encode_cursor
-from gov_common.problems import PROBLEM_RESPONSES, ProblemError
+from gov_common.problems import PROBLEM_RESPONSES
 from gov_common.security.setup import PrincipalDep
 from targets_api.config import Settings
 from targets_api.db import idempotency
@@ -154,13 +154,7 @@ async def list_indicators(
         select(Indicator), _filter(plan_id, category, department, status, livelihood_project)
     ).order_by(Indicator.plan_id, Indicator.position, Indicator.id)
     if cursor is not None:
-        last_plan, last_position, last_id = decode_cursor(cursor, size=3)
-        try:
-            key = (uuid.UUID(str(last_plan)), int(last_position), uuid.UUID(str(last_id)))
-        except (ValueError, TypeError) as exc:
-            raise ProblemError(
-                400, "cursor is not one this API issued", problem_type="invalid-cursor"
-            ) from exc
+        key = decode_cursor(cursor, uuid.UUID, int, uuid.UUID)
         query = query.where(
             tuple_(Indicator.plan_id, Indicator.position, Indicator.id) > tuple_(*key)
         )
