@@ -79,4 +79,6 @@ def test_every_registered_event_type_has_a_sample_payload_for_the_save_check(
         payload = sample_payload(event_type, {}, optional_null=optional_null)
         assert isinstance(payload, event_type.payload)
         # The generic message of a rule without a template passes the check for every type.
-        assert check_source("{{ event.type }} {{ event.subject }} {{ event.time }}", event_type) == []
+        assert (
+            check_source("{{ event.type }} {{ event.subject }} {{ event.time }}", event_type) == []
+        )
