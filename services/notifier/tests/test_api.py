@@ -152,6 +152,45 @@ async def test_a_malformed_template_is_refused(
     assert await _counts(client) == (0, 0, 0)
 
 
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        ("{{ case_number|shout }}", "unknown filter 'shout'"),  # was a 500
+        ("{% filter shout %}x{% endfilter %}", "unknown filter 'shout'"),
+        ("{% if case_number is loud %}x{% endif %}", "unknown test 'loud'"),
+        ("{{ case_number.foo }}", "'case_number.foo'"),  # a string has no .foo
+        ("{{ due_at.year }}", "'due_at.year'"),  # dates are ISO strings in the context
+        ("{{ case_number + 1 }}", "fails to render"),  # TypeError at every delivery
+        ("{{ supervisor_id.upper() }}", "without its optional fields"),  # null in some events
+    ],
+)
+async def test_a_template_that_would_fail_its_deliveries_is_refused_at_save(
+    client: httpx.AsyncClient, body: str, named: str
+) -> None:
+    template = {**OVERDUE_TEMPLATE, "variants": {"default": {"body": body}}}
+    problem = _assert_problem(
+        await client.post("/v1/templates", json=template), 422, "variants.default.body"
+    )
+    assert problem["type"].endswith("invalid-template")
+    assert named in problem["detail"], problem["detail"]
+    assert await _counts(client) == (0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{{ case_number|upper }} {{ case_number.upper() }} {{ due_at[:10] }}",
+        "{% if supervisor_id %}{{ supervisor_id.upper() }}{% endif %}{{ supervisor_id or '无' }}",
+        "{% for c in case_number %}{{ c }}{% endfor %}{% set n = 1 %}{{ n.real }}",
+        "{{ event.time }} {{ recipient.name|default('同志') }} {{ kind is string }}",
+    ],
+)
+async def test_a_template_that_renders_is_saved(client: httpx.AsyncClient, body: str) -> None:
+    template = {**OVERDUE_TEMPLATE, "variants": {"default": {"body": body}}}
+    response = await client.post("/v1/templates", json=template)
+    assert response.status_code == 201, response.text
+
+
 async def test_a_template_for_an_unknown_event_type_is_refused(client: httpx.AsyncClient) -> None:
     response = await client.post(
         "/v1/templates", json={**OVERDUE_TEMPLATE, "event_type": "gov.petitions.case.vanished.v1"}

@@ -19,7 +19,12 @@ from aiosmtpd.controller import Controller
 from gov_common.signing import verify
 from notifier.channels.base import Outbound
 from notifier.channels.email import EmailChannel
-from notifier.channels.robots import DingtalkRobotChannel, WecomRobotChannel, dingtalk_sign
+from notifier.channels.robots import (
+    DingtalkRobotChannel,
+    WecomRobotChannel,
+    cut_to_bytes,
+    dingtalk_sign,
+)
 from notifier.channels.sms import (
     SandboxSmsProvider,
     SmsChannel,
@@ -169,6 +174,23 @@ async def test_wecom_robot_gets_markdown_and_its_errcode_is_judged() -> None:
     async with running(busy), httpx.AsyncClient() as http:
         attempt = await WecomRobotChannel(http).send(_to(busy.url))
     assert not attempt.ok and not attempt.permanent and "45009" in (attempt.error or "")
+
+
+async def test_a_long_chinese_wecom_message_is_cut_to_4096_bytes_on_a_character_boundary() -> None:
+    # 3,000 Chinese characters are 9,000 bytes: WeCom answers errcode 40058 above 4,096 bytes.
+    text = "".join("陈炉镇信访办请尽快办理超期案件"[i % 15] for i in range(3000))
+    robot = Receiver(answer={"errcode": 0, "errmsg": "ok"})
+    async with running(robot), httpx.AsyncClient() as http:
+        attempt = await WecomRobotChannel(http).send(_to(robot.url, title="【超期】", text=text))
+    assert attempt.ok
+    content = orjson.loads(robot.requests[0]["body"])["markdown"]["content"]
+    assert len(content.encode("utf-8")) <= 4096
+    assert content.endswith("（内容过长，已截断）")
+    kept = content.removesuffix("…（内容过长，已截断）")
+    assert f"**【超期】**\n{text}".startswith(kept) and len(kept.encode()) > 4000
+    # A message within the limit goes as it is, byte for byte.
+    assert cut_to_bytes("请尽快办理。", 4096) == "请尽快办理。"
+    assert cut_to_bytes("办理", 4, mark="") == "办"  # never half a character
 
 
 async def test_dingtalk_robot_is_signed_with_timestamp_and_secret() -> None:

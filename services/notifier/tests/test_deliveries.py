@@ -12,7 +12,7 @@ import httpx
 import orjson
 from fastapi import FastAPI
 from opentelemetry import trace
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from gov_common.clock import CHINA_TZ
 from gov_common.db import unit_of_work
@@ -27,6 +27,7 @@ from notifier.deliveries.models import Delivery, DeliveryStatus
 from notifier.deliveries.ratelimit import TokenBucket
 from notifier.deliveries.service import SendNow
 from notifier.privacy import delivery_context
+from notifier.templates.models import Template
 
 from .conftest import Receiver, running
 
@@ -264,11 +265,20 @@ async def test_a_refusal_fails_at_once_and_a_template_that_cannot_render_fails_v
     template = {
         "name": "overdue-strict",
         "event_type": CASE_OVERDUE_V1,
-        # supervisor_id is a known field, but "upper" of None fails at render time.
-        "variants": {"default": {"body": "督办人 {{ supervisor_id.upper() }}"}},
+        "variants": {"default": {"body": "督办人 {{ supervisor_id }}"}},
     }
     async with running(Receiver(fail_first=None, fail_status=410)) as gone:
-        await _setup(client, unit_hook=gone.url, supervisor_hook=gone.url + "2", template=template)
+        setup = await _setup(
+            client, unit_hook=gone.url, supervisor_hook=gone.url + "2", template=template
+        )
+        # A template saved before the save check existed (the check refuses this one now):
+        # supervisor_id is a known field, but "upper" of None fails at render time.
+        async with unit_of_work(app.state.sessions) as session:
+            await session.execute(
+                update(Template)
+                .where(Template.id == uuid.UUID(setup["rule"]["template_id"]))
+                .values(variants={"default": {"body": "督办人 {{ supervisor_id.upper() }}"}})
+            )
         event = overdue_event()
         await _plan(app, settings, event)
         dispatcher = DeliveryDispatcher(session_factory=app.state.sessions, settings=settings)

@@ -66,3 +66,19 @@ def test_quiet_hours_within_a_day_and_none() -> None:
     assert quiet_until(_china(3, 0), None, None) is None
     # The same instant given in UTC is judged in China time.
     assert quiet_until(_china(23).astimezone(UTC), time(22, 0), time(7, 0)) is not None
+
+
+@pytest.mark.parametrize("optional_null", [False, True])
+def test_every_registered_event_type_has_a_sample_payload_for_the_save_check(
+    optional_null: bool,
+) -> None:
+    from gov_common.events import EVENT_TYPES
+    from notifier.templates.rendering import check_source, sample_payload
+
+    for event_type in EVENT_TYPES.values():
+        payload = sample_payload(event_type, {}, optional_null=optional_null)
+        assert isinstance(payload, event_type.payload)
+        # The generic message of a rule without a template passes the check for every type.
+        assert (
+            check_source("{{ event.type }} {{ event.subject }} {{ event.time }}", event_type) == []
+        )

@@ -21,9 +21,29 @@ WECOM_RETRYABLE = frozenset({-1, 45009})  # system busy; API frequency limit
 DINGTALK_RETRYABLE = frozenset({-1, 130101})  # system busy; sending too fast
 
 
+# WeCom refuses markdown content over 4,096 bytes of UTF-8 (errcode 40058), for good: a
+# Chinese character takes 3 bytes, so the limit is about 1,365 characters, not 4,096.
+WECOM_MARKDOWN_MAX_BYTES = 4096
+TRUNCATED_MARK = "…（内容过长，已截断）"
+
+
+def cut_to_bytes(text: str, limit: int, mark: str = TRUNCATED_MARK) -> str:
+    """``text`` within ``limit`` bytes of UTF-8, cut on a character boundary; when cut, it
+    ends with ``mark`` (counted in the limit), so the reader knows there was more."""
+    encoded = text.encode()
+    if len(encoded) <= limit:
+        return text
+    room = limit - len(mark.encode())
+    # errors="ignore" drops the partial character a byte cut may leave at the end.
+    return encoded[: max(room, 0)].decode("utf-8", errors="ignore") + mark
+
+
 def wecom_body(title: str | None, text: str) -> dict[str, Any]:
     content = f"**{title}**\n{text}" if title else text
-    return {"msgtype": "markdown", "markdown": {"content": content[:4096]}}
+    return {
+        "msgtype": "markdown",
+        "markdown": {"content": cut_to_bytes(content, WECOM_MARKDOWN_MAX_BYTES)},
+    }
 
 
 def dingtalk_body(title: str | None, text: str) -> dict[str, Any]:

@@ -45,24 +45,155 @@ def allowed_names(event_type: EventType) -> frozenset[str]:
 
 
 def check_source(source: str, event_type: EventType) -> list[str]:
-    """Problems with one template text for ``event_type``; empty when it may be saved."""
+    """Problems with one template text for ``event_type``; empty when it may be saved.
+
+    In order: it must parse; every filter and test must exist in the sandbox; every variable
+    must be a payload field or ``event.*`` / ``recipient.*``; an attribute of a payload field
+    must exist on what the field holds in the context (the payload's JSON form: dates and
+    times are strings, so ``{{ due_at.year }}`` is refused); and the text must render with a
+    sample event of the type, once with every optional field set and once with them null.
+    """
     try:
         tree = _ENV.parse(source)
     except TemplateSyntaxError as exc:
         return [f"line {exc.lineno}: {exc.message}"]
+    problems = _unknown_filters_and_tests(tree)
+    if problems:
+        # Jinja2 cannot compile the text: the checks below would fail on the same problem.
+        return problems
     allowed = allowed_names(event_type)
-    problems = [
+    try:
+        undeclared = meta.find_undeclared_variables(tree)
+    except TemplateSyntaxError as exc:  # anything else the compiler refuses
+        return [f"line {exc.lineno}: {exc.message}"]
+    problems += [
         f"unknown variable {name!r}; {event_type.name} offers: {', '.join(sorted(allowed))}"
-        for name in sorted(meta.find_undeclared_variables(tree) - allowed)
+        for name in sorted(undeclared - allowed)
     ]
+    problems += _unknown_attributes(tree, event_type, undeclared)
+    if not problems:
+        problems += _sample_render_problems(source, event_type)
+    return problems
+
+
+def _unknown_filters_and_tests(tree: nodes.Template) -> list[str]:
+    problems = []
+    for node in tree.find_all((nodes.Filter, nodes.Test)):
+        kind, known = (
+            ("filter", _ENV.filters)
+            if isinstance(node, nodes.Filter)
+            else (
+                "test",
+                _ENV.tests,
+            )
+        )
+        if node.name not in known:
+            problems.append(
+                f"line {node.lineno}: unknown {kind} {node.name!r}; the sandbox has: "
+                + ", ".join(sorted(known))
+            )
+    return problems
+
+
+# What a payload field holds in a template's context, by its JSON Schema type.
+_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (float, int),
+    "boolean": (bool,),
+    "array": (list,),
+    "null": (type(None),),
+}
+
+
+def _field_types(prop: dict[str, Any], defs: dict[str, Any]) -> list[dict[str, Any]]:
+    """The alternatives a property's schema allows (``anyOf`` flattened, ``$ref`` resolved)."""
+    if "$ref" in prop:
+        return _field_types(defs.get(prop["$ref"].rsplit("/", 1)[-1], {}), defs)
+    if "anyOf" in prop:
+        return [t for option in prop["anyOf"] for t in _field_types(option, defs)]
+    if "enum" in prop and "type" not in prop:
+        return [{"type": "string"}]
+    return [prop]
+
+
+def _attribute_exists(attr: str, alternatives: list[dict[str, Any]]) -> bool:
+    """Does ``attr`` exist on every non-null value the field may hold?"""
+    for schema in alternatives:
+        kind = schema.get("type")
+        if kind == "null":
+            continue
+        if kind == "object" or kind is None:
+            properties = schema.get("properties")
+            if properties is not None and attr not in properties and not hasattr(dict, attr):
+                return False
+            continue
+        types = _PYTHON_TYPES.get(kind, ())
+        if not types or not all(
+            hasattr(t, attr) and _ENV.is_safe_attribute(t, attr, getattr(t, attr)) for t in types
+        ):
+            return False
+    return True
+
+
+def _unknown_attributes(
+    tree: nodes.Template, event_type: EventType, undeclared: set[str]
+) -> list[str]:
+    schema = event_type.payload.model_json_schema()
+    properties, defs = schema.get("properties", {}), schema.get("$defs", {})
+    # A name the template assigns itself ({% set %}, {% for %}) is not the payload's field.
+    assigned = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    problems = []
     for node in tree.find_all(nodes.Getattr):
-        if isinstance(node.node, nodes.Name) and node.node.name in NAMESPACES:
-            fields = NAMESPACES[node.node.name]
+        if not isinstance(node.node, nodes.Name):
+            continue
+        name = node.node.name
+        if name in NAMESPACES:
+            fields = NAMESPACES[name]
             if node.attr not in fields:
                 problems.append(
-                    f"unknown variable '{node.node.name}.{node.attr}'; "
-                    f"{node.node.name} offers: {', '.join(sorted(fields))}"
+                    f"unknown variable '{name}.{node.attr}'; "
+                    f"{name} offers: {', '.join(sorted(fields))}"
                 )
+            continue
+        if name not in undeclared or name in assigned or name not in properties:
+            continue
+        alternatives = _field_types(properties[name], defs)
+        if not _attribute_exists(node.attr, alternatives):
+            kinds = "/".join(
+                sorted({str(t.get("type") or t.get("format") or "value") for t in alternatives})
+            )
+            problems.append(
+                f"line {node.lineno}: '{name}.{node.attr}': {name} is a {kinds} in "
+                f"{event_type.name}, which has no attribute {node.attr!r}"
+            )
+    return problems
+
+
+def _sample_render_problems(source: str, event_type: EventType) -> list[str]:
+    """Render ``source`` with sample events of ``event_type``; the errors, each once."""
+    try:
+        template = _ENV.from_string(source)
+    except TemplateSyntaxError as exc:
+        return [f"line {exc.lineno}: {exc.message}"]
+    problems: list[str] = []
+    for label, optional_null in (
+        ("a sample event", False),
+        ("an event without its optional fields", True),
+    ):
+        payload = sample_payload(event_type, {}, optional_null=optional_null)
+        context = context_for(
+            sample_event(event_type, payload),
+            payload,
+            {"name": "示例收件人", "org_unit_id": "610203100", "kind": "person"},
+        )
+        try:
+            template.render(context)
+        except Exception as exc:  # whatever fails here would fail every delivery
+            problem = f"fails to render with {label}: {type(exc).__name__}: {exc}"
+            if problem not in problems:
+                problems.append(problem)
+            break
     return problems
 
 
@@ -93,14 +224,25 @@ def render(variants: dict[str, Any], channel: str, context: dict[str, Any]) -> R
         )
     except TemplateError as exc:
         raise TemplateRenderError(f"template failed to render: {exc}") from exc
+    except Exception as exc:  # e.g. TypeError of an operator: the delivery fails, not the event
+        raise TemplateRenderError(
+            f"template failed to render: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
-def sample_payload(event_type: EventType, overrides: dict[str, Any]) -> BaseModel:
-    """A plausible payload of ``event_type`` (for previews), with ``overrides`` applied."""
+def sample_payload(
+    event_type: EventType, overrides: dict[str, Any], *, optional_null: bool = False
+) -> BaseModel:
+    """A plausible payload of ``event_type`` (for previews and the save check), built from its
+    JSON Schema, with ``overrides`` applied; ``optional_null``: fields that may be null are."""
     schema = event_type.payload.model_json_schema()
     defs = schema.get("$defs", {})
+    required = set(schema.get("required", ()))
     sample = {
-        name: _sample_value(name, prop, defs) for name, prop in schema.get("properties", {}).items()
+        name: None
+        if optional_null and name not in required and _nullable(prop)
+        else _sample_value(name, prop, defs)
+        for name, prop in schema.get("properties", {}).items()
     }
     try:
         return event_type.payload.model_validate({**sample, **overrides})
@@ -121,6 +263,10 @@ def sample_event(event_type: EventType, payload: BaseModel) -> CloudEvent:
         subject=str(getattr(payload, "case_id", "")) or None,
         data=payload.model_dump(mode="json"),
     )
+
+
+def _nullable(prop: dict[str, Any]) -> bool:
+    return any(option.get("type") == "null" for option in prop.get("anyOf", ()))
 
 
 def _sample_value(name: str, prop: dict[str, Any], defs: dict[str, Any]) -> Any:

@@ -33,7 +33,7 @@ def check_template(data: TemplateIn) -> None:
     if params:
         raise ProblemError(
             422,
-            "template refers to unknown variables or does not parse: "
+            "template refused (it would fail its deliveries): "
             + "; ".join(f"{p['name']}: {p['reason']}" for p in params),
             problem_type="invalid-template",
             title="Template refused",
