@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 OVERDUE = "gov.petitions.case.overdue.v1"
 PROBLEM = "application/problem+json"
@@ -85,6 +86,71 @@ async def test_a_recipient_is_created_read_and_replaced_only_with_its_etag(
     replaced = await client.put(url, json=changed, headers={"If-Match": '"1"'})
     assert replaced.status_code == 200 and replaced.headers["etag"] == '"2"'
     assert (await client.get(url)).json()["name"] == "陈炉镇信访办（值班）"
+
+
+async def test_a_weak_or_malformed_if_match_changes_nothing(client: httpx.AsyncClient) -> None:
+    """If-Match compares strongly (RFC 9110 §13.1.1): W/"1" is not the version read; a tag
+    without its quotes is not an ETag at all (gov_common.preconditions)."""
+    created = await client.post("/v1/recipients", json={**UNIT_DESK, "name": "弱标签"})
+    url = f"/v1/recipients/{created.json()['id']}"
+    changed = {**UNIT_DESK, "name": "弱标签（改）"}
+    weak = _assert_problem(await client.put(url, json=changed, headers={"If-Match": 'W/"1"'}), 412)
+    assert "weak" in weak["detail"]
+    _assert_problem(await client.put(url, json=changed, headers={"If-Match": "1"}), 400)
+    _assert_problem(await client.delete(url, headers={"If-Match": 'W/"1"'}), 412)
+    assert (await client.get(url)).json()["name"] == "弱标签"
+
+
+@pytest.mark.parametrize(
+    ("what", "body"),
+    [
+        ("templates", {**OVERDUE_TEMPLATE, "name": "idempotent-template"}),
+        ("rules", _rule(name="idempotent-rule")),
+    ],
+)
+async def test_a_creating_post_with_the_same_idempotency_key_creates_once(
+    client: httpx.AsyncClient, what: str, body: dict[str, Any]
+) -> None:
+    key = {"Idempotency-Key": f"{what}-{uuid.uuid4().hex}"}
+    first = await client.post(f"/v1/{what}", json=body, headers=key)
+    assert first.status_code == 201, first.text
+    before = await _counts(client)
+    again = await client.post(f"/v1/{what}", json=body, headers=key)
+    assert again.status_code == 201 and again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.headers["location"] == first.headers["location"]
+    assert again.headers["etag"] == first.headers["etag"] == '"1"'
+    assert await _counts(client) == before
+    other = await client.post(f"/v1/{what}", json={**body, "name": "another"}, headers=key)
+    _assert_problem(other, 422)
+    assert other.json()["type"].endswith("/idempotency-key-reused")
+    assert await _counts(client) == before
+
+
+async def test_a_replayed_recipient_is_masked_and_its_key_keeps_no_personal_data(
+    client: httpx.AsyncClient, app: Any
+) -> None:
+    desk = {**UNIT_DESK, "name": "幂等收件人", "email": "idem@chenlu.example"}
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    first = await client.post("/v1/recipients", json=desk, headers=key)
+    assert first.status_code == 201, first.text
+    assert first.json()["email"] == "idem@chenlu.example"  # the admin sent it: echoed back
+    before = await _counts(client)
+    again = await client.post("/v1/recipients", json=desk, headers=key)
+    assert again.status_code == 201 and again.json()["id"] == first.json()["id"]
+    assert again.json()["email"] != "idem@chenlu.example"  # masked
+    assert again.headers["etag"] == '"1"'
+    assert await _counts(client) == before
+    async with app.state.sessions() as session:
+        stored = (
+            await session.execute(
+                text(
+                    "SELECT request_hash, response_body::text FROM idempotency_keys WHERE key = :k"
+                ),
+                {"k": key["Idempotency-Key"]},
+            )
+        ).one()
+    assert "idem@chenlu.example" not in stored[1] and len(stored[0]) == 64
 
 
 @pytest.mark.parametrize(

@@ -156,6 +156,12 @@ async def test_if_match_protects_against_lost_updates(client: httpx.AsyncClient)
     case = await create(client, petition())
     stale = await act(client, case["id"], "dispatch", **{"If-Match": '"7"'})
     assert stale.status_code == 412
+    # If-Match compares strongly (RFC 9110 §13.1.1): a weak tag is not the version read, and
+    # a tag without its quotes is no ETag (gov_common.preconditions, as in every service).
+    weak = await act(client, case["id"], "dispatch", **{"If-Match": 'W/"1"'})
+    assert weak.status_code == 412 and "weak" in weak.json()["detail"]
+    unquoted = await act(client, case["id"], "dispatch", **{"If-Match": "1"})
+    assert unquoted.status_code == 400 and unquoted.json()["type"].endswith("/invalid-if-match")
     fresh = await act(client, case["id"], "dispatch", **{"If-Match": '"1"'})
     assert fresh.status_code == 200 and fresh.headers["etag"] == '"2"'
 

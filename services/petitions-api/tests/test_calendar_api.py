@@ -188,6 +188,10 @@ async def test_entering_a_schedule_is_validated_date_by_date(
         f"/v1/calendar/{year}", json=made_up_schedule(), headers={"If-Match": f'"{year}-v9"'}
     )
     assert stale.status_code == 412
+    weak = await admin.put(
+        f"/v1/calendar/{year}", json=made_up_schedule(), headers={"If-Match": f'W/"{year}-v0"'}
+    )
+    assert weak.status_code == 412  # strong comparison (RFC 9110 §13.1.1)
     planner = await admin.put(
         f"/v1/calendar/{year}",
         json=made_up_schedule(),

@@ -38,6 +38,7 @@ from sqlalchemy.dialects.postgresql import JSONB, Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from gov_common.preconditions import etag
 from gov_common.problems import ProblemError
 from gov_common.security.principal import Principal
 
@@ -187,14 +188,25 @@ class Idempotency:
         )
 
     async def created(
-        self, create: Callable[[], Awaitable[tuple[ModelT, str]]], response: Response
+        self,
+        create: Callable[[], Awaitable[tuple[ModelT, str]]],
+        response: Response,
+        *,
+        versioned: bool = False,
     ) -> ModelT | Response:
         """The answer of a creating route: the earlier one again, or what ``create`` makes
-        (its view and its URL), remembered under the key and answered 201 with ``Location``."""
+        (its view and its URL), remembered under the key and answered 201 with ``Location``.
+        ``versioned``: the view has a ``version``, answered as its ``ETag`` both times."""
         if (replay := await self.replay()) is not None:
+            if versioned:
+                version = orjson.loads(replay.body).get("version")
+                if isinstance(version, int):
+                    replay.headers["ETag"] = etag(version)
             return replay
         view, location = await create()
         response.headers["Location"] = location
+        if versioned:
+            response.headers["ETag"] = etag(view.version)  # type: ignore[attr-defined]
         await self.remember(201, view, location=location)
         return view
 

@@ -1,14 +1,21 @@
-"""The notifier database: declarative base, the inbox and outbox tables, API keys and the
-personal-data access log."""
+"""The notifier database: declarative base, the inbox and outbox tables, API keys, the
+personal-data access log and the idempotency keys of creating requests."""
 
 from __future__ import annotations
 
+from fastapi import Request
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from gov_common.db import Base as CommonBase
 from gov_common.db import new_metadata
+from gov_common.idempotency import Idempotency, IdempotencyKeyMixin
 from gov_common.messaging.inbox import InboxMixin
 from gov_common.messaging.outbox import OutboxMixin
 from gov_common.security.api_keys import ApiKeyMixin
 from gov_common.security.audit import PersonalDataAccessMixin
+from gov_common.security.crypto import parse_index_keys
+from gov_common.security.principal import Principal
 from gov_common.security.rekey import RekeyProgressMixin
 
 
@@ -45,3 +52,30 @@ class RekeyProgress(RekeyProgressMixin, Base):
     notifier.rekey)."""
 
     __tablename__ = "pii_rekey_progress"
+
+
+class IdempotencyKey(IdempotencyKeyMixin, Base):
+    """Creating requests seen before (recipients, templates, rules)."""
+
+
+def idempotency(
+    session: AsyncSession,
+    request: Request,
+    principal: Principal,
+    key: str | None,
+    body: BaseModel | None,
+) -> Idempotency:
+    """The ``Idempotency-Key`` guard of a creating route (gov_common.idempotency); a
+    recipient's body holds a phone or an email, so the fingerprint is keyed."""
+    settings = request.app.state.settings
+    previous = settings.pii_previous_index_keys  # a retry across the key's rotation replays
+    return Idempotency(
+        session,
+        IdempotencyKey,
+        request,
+        principal,
+        key,
+        body,
+        settings.pii_index_key.get_secret_value().encode(),
+        previous_secrets=parse_index_keys(previous.get_secret_value()).values() if previous else (),
+    )

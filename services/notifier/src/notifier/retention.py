@@ -1,4 +1,4 @@
-"""Retention of the notifier's outbox and inbox:
+"""Retention of the notifier's outbox, inbox and idempotency keys:
 the rules (gov_common.messaging.retention), and a pass run once.
 
     python -m notifier.retention        delete what is past its retention, in batches
@@ -13,18 +13,20 @@ import sys
 
 from gov_common.messaging.retention import (
     RetentionRule,
+    idempotency_rule,
     inbox_rule,
     outbox_rule,
     prune_once,
 )
 from gov_common.settings import ServiceSettings
-from notifier.db import InboxMessage, OutboxMessage
+from notifier.db import IdempotencyKey, InboxMessage, OutboxMessage
 
 
 def rules(settings: ServiceSettings) -> list[RetentionRule]:
     return [
         outbox_rule(OutboxMessage, settings),
         inbox_rule(InboxMessage, settings),
+        idempotency_rule(IdempotencyKey, settings),
     ]
 
 

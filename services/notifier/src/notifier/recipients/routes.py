@@ -10,17 +10,20 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query, Response
+import orjson
+from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import any_, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gov_common.app import SessionDep
+from gov_common.idempotency import IdempotencyKeyHeader
 from gov_common.pagination import Page
+from gov_common.preconditions import IfMatchHeader, etag
 from gov_common.problems import PROBLEM_RESPONSES
 from gov_common.security.crypto import FieldCipher
 from gov_common.security.principal import Principal
 from gov_common.security.setup import PrincipalDep
-from notifier.concurrency import etag
+from notifier.db import idempotency
 from notifier.listing import newest_first
 from notifier.privacy import CipherDep
 from notifier.recipients import service
@@ -29,20 +32,29 @@ from notifier.recipients.schemas import RecipientIn, RecipientRead
 
 router = APIRouter(prefix="/v1/recipients", tags=["recipients"], responses=PROBLEM_RESPONSES)
 
-IfMatch = Annotated[str | None, Header(alias="If-Match")]
 
-
-@router.post("", status_code=201, summary="Register a recipient")
+@router.post("", status_code=201, response_model=RecipientRead, summary="Register a recipient")
 async def create_recipient(
     body: RecipientIn,
     session: SessionDep,
+    request: Request,
     response: Response,
     principal: PrincipalDep,
     cipher: CipherDep,
-) -> RecipientRead:
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> RecipientRead | Response:
+    guard = idempotency(session, request, principal, idempotency_key, body)
+    if (replay := await guard.replay()) is not None:
+        # Remembered with its addresses masked (the key's table holds no personal data):
+        # read the recipient to see them.
+        replay.headers["ETag"] = etag(orjson.loads(replay.body)["version"])
+        return replay
     recipient = await service.create_recipient(session, body, cipher=cipher)
+    location = f"/v1/recipients/{recipient.id}"
     response.headers["ETag"] = etag(recipient.version)
-    response.headers["Location"] = f"/v1/recipients/{recipient.id}"
+    response.headers["Location"] = location
+    masked = RecipientRead.of(recipient, service.shown_addresses(cipher, recipient, reveal=False))
+    await guard.remember(201, masked, location=location)
     return await _shown(session, principal, cipher, recipient, action=None)
 
 
@@ -93,7 +105,7 @@ async def replace_recipient(
     response: Response,
     principal: PrincipalDep,
     cipher: CipherDep,
-    if_match: IfMatch = None,
+    if_match: IfMatchHeader = None,
 ) -> RecipientRead:
     recipient = await service.replace_recipient(
         session, recipient_id, body, if_match=if_match, cipher=cipher
@@ -104,7 +116,7 @@ async def replace_recipient(
 
 @router.delete("/{recipient_id}", status_code=204, summary="Delete a recipient (If-Match)")
 async def delete_recipient(
-    recipient_id: UUID, session: SessionDep, if_match: IfMatch = None
+    recipient_id: UUID, session: SessionDep, if_match: IfMatchHeader = None
 ) -> Response:
     await service.delete_recipient(session, recipient_id, if_match=if_match)
     return Response(status_code=204)

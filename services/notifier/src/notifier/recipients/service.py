@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gov_common.preconditions import check_if_match
 from gov_common.problems import NotFoundError, ProblemError
 from gov_common.security.audit import record_personal_data_access
 from gov_common.security.crypto import FieldCipher
 from gov_common.security.principal import Principal, Role
-from notifier.concurrency import check_if_match
 from notifier.db import PersonalDataAccess
 from notifier.privacy import (
     PERSONAL_FIELDS,
@@ -146,7 +146,7 @@ async def replace_recipient(
     cipher: FieldCipher,
 ) -> Recipient:
     recipient = await get_recipient(session, recipient_id)
-    check_if_match(if_match, recipient.version, "recipient")
+    check_if_match(if_match, recipient.version, "recipient", required=True)
     await _refuse_taken_user_id(session, data.user_id, but=recipient_id)
     for name, value in _sealed_columns(cipher, recipient_id, data).items():
         setattr(recipient, name, value)
@@ -160,7 +160,7 @@ async def delete_recipient(
     session: AsyncSession, recipient_id: uuid.UUID, *, if_match: str | None
 ) -> None:
     recipient = await get_recipient(session, recipient_id)
-    check_if_match(if_match, recipient.version, "recipient")
+    check_if_match(if_match, recipient.version, "recipient", required=True)
     naming = await rules_naming_recipient(session, recipient_id)
     if naming:
         raise ProblemError(

@@ -5,13 +5,16 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
 
 from gov_common.app import SessionDep
+from gov_common.idempotency import IdempotencyKeyHeader
 from gov_common.pagination import Page
+from gov_common.preconditions import IfMatchHeader, etag
 from gov_common.problems import PROBLEM_RESPONSES
-from notifier.concurrency import etag
+from gov_common.security.setup import PrincipalDep
+from notifier.db import idempotency
 from notifier.listing import newest_first
 from notifier.rules import service
 from notifier.rules.models import Rule
@@ -19,15 +22,27 @@ from notifier.rules.schemas import RuleIn, RuleRead
 
 router = APIRouter(prefix="/v1/rules", tags=["rules"], responses=PROBLEM_RESPONSES)
 
-IfMatch = Annotated[str | None, Header(alias="If-Match")]
 
+@router.post(
+    "",
+    status_code=201,
+    response_model=RuleRead,
+    summary="Create a rule (unknown event types are refused)",
+)
+async def create_rule(
+    body: RuleIn,
+    session: SessionDep,
+    request: Request,
+    response: Response,
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> RuleRead | Response:
+    async def create() -> tuple[RuleRead, str]:
+        rule = await service.create_rule(session, body)
+        return RuleRead.model_validate(rule), f"/v1/rules/{rule.id}"
 
-@router.post("", status_code=201, summary="Create a rule (unknown event types are refused)")
-async def create_rule(body: RuleIn, session: SessionDep, response: Response) -> RuleRead:
-    rule = await service.create_rule(session, body)
-    response.headers["ETag"] = etag(rule.version)
-    response.headers["Location"] = f"/v1/rules/{rule.id}"
-    return RuleRead.model_validate(rule)
+    guard = idempotency(session, request, principal, idempotency_key, body)
+    return await guard.created(create, response, versioned=True)
 
 
 @router.get("", summary="List rules, newest first")
@@ -53,7 +68,11 @@ async def read_rule(rule_id: UUID, session: SessionDep, response: Response) -> R
 
 @router.put("/{rule_id}", summary="Replace a rule (If-Match required)")
 async def replace_rule(
-    rule_id: UUID, body: RuleIn, session: SessionDep, response: Response, if_match: IfMatch = None
+    rule_id: UUID,
+    body: RuleIn,
+    session: SessionDep,
+    response: Response,
+    if_match: IfMatchHeader = None,
 ) -> RuleRead:
     rule = await service.replace_rule(session, rule_id, body, if_match=if_match)
     response.headers["ETag"] = etag(rule.version)
@@ -61,6 +80,8 @@ async def replace_rule(
 
 
 @router.delete("/{rule_id}", status_code=204, summary="Delete a rule (If-Match)")
-async def delete_rule(rule_id: UUID, session: SessionDep, if_match: IfMatch = None) -> Response:
+async def delete_rule(
+    rule_id: UUID, session: SessionDep, if_match: IfMatchHeader = None
+) -> Response:
     await service.delete_rule(session, rule_id, if_match=if_match)
     return Response(status_code=204)

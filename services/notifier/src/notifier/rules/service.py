@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gov_common.events import EventType
+from gov_common.preconditions import check_if_match
 from gov_common.problems import NotFoundError, ProblemError
-from notifier.concurrency import check_if_match
 from notifier.event_types import known_event_type
 from notifier.recipients.models import Recipient
 from notifier.rules.matching import ENVELOPE_FILTER_FIELDS
@@ -119,7 +119,7 @@ async def replace_rule(
     session: AsyncSession, rule_id: uuid.UUID, data: RuleIn, *, if_match: str | None
 ) -> Rule:
     rule = await get_rule(session, rule_id)
-    check_if_match(if_match, rule.version, "rule")
+    check_if_match(if_match, rule.version, "rule", required=True)
     await check_rule(session, data)
     await _refuse_taken_name(session, data.name, but=rule_id)
     for name, value in data.columns().items():
@@ -132,7 +132,7 @@ async def replace_rule(
 
 async def delete_rule(session: AsyncSession, rule_id: uuid.UUID, *, if_match: str | None) -> None:
     rule = await get_rule(session, rule_id)
-    check_if_match(if_match, rule.version, "rule")
+    check_if_match(if_match, rule.version, "rule", required=True)
     await session.delete(rule)
     await session.flush()
 

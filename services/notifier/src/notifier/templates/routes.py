@@ -5,13 +5,16 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
 
 from gov_common.app import SessionDep
+from gov_common.idempotency import IdempotencyKeyHeader
 from gov_common.pagination import Page
+from gov_common.preconditions import IfMatchHeader, etag
 from gov_common.problems import PROBLEM_RESPONSES
-from notifier.concurrency import etag
+from gov_common.security.setup import PrincipalDep
+from notifier.db import idempotency
 from notifier.listing import newest_first
 from notifier.templates import service
 from notifier.templates.models import Template
@@ -19,17 +22,27 @@ from notifier.templates.schemas import PreviewIn, PreviewRead, TemplateIn, Templ
 
 router = APIRouter(prefix="/v1/templates", tags=["templates"], responses=PROBLEM_RESPONSES)
 
-IfMatch = Annotated[str | None, Header(alias="If-Match")]
 
-
-@router.post("", status_code=201, summary="Save a template (unknown variables are refused)")
+@router.post(
+    "",
+    status_code=201,
+    response_model=TemplateRead,
+    summary="Save a template (unknown variables are refused)",
+)
 async def create_template(
-    body: TemplateIn, session: SessionDep, response: Response
-) -> TemplateRead:
-    template = await service.create_template(session, body)
-    response.headers["ETag"] = etag(template.version)
-    response.headers["Location"] = f"/v1/templates/{template.id}"
-    return TemplateRead.model_validate(template)
+    body: TemplateIn,
+    session: SessionDep,
+    request: Request,
+    response: Response,
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> TemplateRead | Response:
+    async def create() -> tuple[TemplateRead, str]:
+        template = await service.create_template(session, body)
+        return TemplateRead.model_validate(template), f"/v1/templates/{template.id}"
+
+    guard = idempotency(session, request, principal, idempotency_key, body)
+    return await guard.created(create, response, versioned=True)
 
 
 @router.get("", summary="List templates, newest first")
@@ -61,7 +74,7 @@ async def replace_template(
     body: TemplateIn,
     session: SessionDep,
     response: Response,
-    if_match: IfMatch = None,
+    if_match: IfMatchHeader = None,
 ) -> TemplateRead:
     template = await service.replace_template(session, template_id, body, if_match=if_match)
     response.headers["ETag"] = etag(template.version)
@@ -70,7 +83,7 @@ async def replace_template(
 
 @router.delete("/{template_id}", status_code=204, summary="Delete a template (If-Match)")
 async def delete_template(
-    template_id: UUID, session: SessionDep, if_match: IfMatch = None
+    template_id: UUID, session: SessionDep, if_match: IfMatchHeader = None
 ) -> Response:
     await service.delete_template(session, template_id, if_match=if_match)
     return Response(status_code=204)

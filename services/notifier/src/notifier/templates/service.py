@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gov_common.preconditions import check_if_match
 from gov_common.problems import NotFoundError, ProblemError
-from notifier.concurrency import check_if_match
 from notifier.event_types import known_event_type
 from notifier.rules.service import rules_using_template
 from notifier.templates import rendering
@@ -74,7 +74,7 @@ async def replace_template(
     session: AsyncSession, template_id: uuid.UUID, data: TemplateIn, *, if_match: str | None
 ) -> Template:
     template = await get_template(session, template_id)
-    check_if_match(if_match, template.version, "template")
+    check_if_match(if_match, template.version, "template", required=True)
     check_template(data)
     await _refuse_taken_name(session, data.name, but=template_id)
     if data.event_type != template.event_type:
@@ -98,7 +98,7 @@ async def delete_template(
     session: AsyncSession, template_id: uuid.UUID, *, if_match: str | None
 ) -> None:
     template = await get_template(session, template_id)
-    check_if_match(if_match, template.version, "template")
+    check_if_match(if_match, template.version, "template", required=True)
     using = await rules_using_template(session, template_id)
     if using:
         raise ProblemError(

@@ -8,7 +8,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gov_common.problems import ProblemError
+from gov_common import preconditions
 from gov_common.security.principal import Principal
 from petitions_api.cases import authority
 from petitions_api.cases.lifecycle import Action
@@ -75,18 +75,10 @@ async def timeline(
 
 
 def etag(case: Case) -> str:
-    return f'"{case.version}"'
+    return preconditions.etag(case.version)
 
 
 def check_if_match(case: Case, if_match: str | None) -> None:
-    if if_match is None:
-        return
-    wanted = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
-    if "*" in wanted or etag(case) in wanted:
-        return
-    raise ProblemError(
-        412,
-        f"the case changed since you read it (now version {case.version}); "
-        "read it again and retry with its ETag in If-Match",
-        problem_type="precondition-failed",
-    )
+    """A case action or repeat decision takes If-Match optionally (gov_common.preconditions):
+    the lifecycle refuses a step the case's state does not allow, whatever was read."""
+    preconditions.check_if_match(if_match, case.version, "case", required=False)

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from gov_common.app import SessionDep
 from gov_common.clock import today_in_china
 from gov_common.db import after_commit
+from gov_common.preconditions import check_if_match
 from gov_common.problems import PROBLEM_RESPONSES, ProblemError
 from gov_common.security.setup import PrincipalDep
 from petitions_api.deadlines.calendar import service
@@ -77,28 +78,14 @@ async def put_calendar_year(
         Header(
             alias="If-Match",
             description='the year\'s ETag from GET ("2027-v0" before the first entry); 412 if '
-            "someone entered it since",
+            "someone entered it since, 428 without it",
         ),
     ] = None,
 ) -> Response:
     schedule = service.validate_schedule(year, body)
     before = await read_calendar(session)
     current = service.year_view(year, before, await service.versions(session, year))
-    if if_match is None:
-        raise ProblemError(
-            428,
-            f"send If-Match: {service.etag(current)} (the year's ETag from GET "
-            f"/v1/calendar/{year}), so that two people entering the year cannot overwrite "
-            "each other",
-            problem_type="precondition-required",
-        )
-    if if_match.strip() != service.etag(current):
-        raise ProblemError(
-            412,
-            f"the {year} calendar changed since you read it (now {service.etag(current)}); "
-            "read it again",
-            problem_type="precondition-failed",
-        )
+    check_if_match(if_match, service.etag(current), f"{year} calendar", required=True)
     depending = await stale_clock_count(session, year=year)
     if year < today_in_china().year and depending == 0:
         raise ProblemError(
