@@ -18,7 +18,12 @@ from gov_common.clock import CHINA_TZ
 from gov_common.db import unit_of_work
 from gov_common.events import CloudEvent, new_event, parse_payload
 from gov_common.events.notifier import DELIVERY_FAILED_V1, DELIVERY_SUCCEEDED_V1
-from gov_common.events.petitions import CASE_OVERDUE_V1, CaseOverdueV1
+from gov_common.events.petitions import (
+    CASE_OVERDUE_V1,
+    CASE_REQUEST_OPENED_V1,
+    CaseOverdueV1,
+    CaseRequestOpenedV1,
+)
 from notifier.config import Settings
 from notifier.db import OutboxMessage
 from notifier.deliveries import planning
@@ -330,3 +335,82 @@ async def test_a_forged_deliveries_cursor_is_a_400_problem(client: httpx.AsyncCl
         answer = await client.get("/v1/deliveries", params={"cursor": cursor})
         assert answer.status_code == 400, (cursor, answer.text)
         assert answer.json()["type"].endswith("invalid-cursor")
+
+
+async def test_an_extension_request_reaches_the_head_of_the_handling_unit_only(
+    app: FastAPI, client: httpx.AsyncClient, settings: Settings
+) -> None:
+    """第三十四条: the unit's head approves an extension; the request event reaches the
+    recipients of the handling unit with role unit_head, not its handlers."""
+    unit = "610203101"  # its own unit, so no other test's recipients are selected
+    for name, role, hook in (
+        ("红土镇信访办", "handler", "http://desk.example/h"),
+        ("红土镇镇长", "unit_head", "http://head.example/h"),
+    ):
+        saved = await client.post(
+            "/v1/recipients",
+            json={
+                "kind": "person",
+                "name": name,
+                "user_id": f"u-{uuid.uuid4().hex[:8]}",
+                "org_unit_id": unit,
+                "roles": [role],
+                "webhook_url": hook,
+            },
+        )
+        assert saved.status_code == 201, saved.text
+    template = await client.post(
+        "/v1/templates",
+        json={
+            "name": "extension-request",
+            "event_type": CASE_REQUEST_OPENED_V1,
+            "variants": {
+                "default": {
+                    "subject": "【延期申请】{{ case_number }}",
+                    "body": "{{ case_number }} 申请延期{{ days }}天：{{ reason }}，"
+                    "请批准或不予批准。",
+                }
+            },
+        },
+    )
+    assert template.status_code == 201, template.text
+    rule = await client.post(
+        "/v1/rules",
+        json={
+            "name": "extension-to-unit-head",
+            "event_type": CASE_REQUEST_OPENED_V1,
+            "filters": [{"field": "decided_by", "value": "unit_head"}],
+            "recipients": [{"source": "handling_unit", "role": "unit_head"}],
+            "channels": ["webhook"],
+            "template_id": template.json()["id"],
+        },
+    )
+    assert rule.status_code == 201, rule.text
+
+    def request(kind: str, decided_by: str) -> CloudEvent:
+        case_id = uuid.uuid4()
+        payload = CaseRequestOpenedV1(
+            case_id=case_id,
+            case_number=f"XF2026-{case_id.hex[:4]}",
+            kind="petition_case",
+            occurred_at=datetime.now(UTC),
+            handling_unit_id=unit,
+            first_time=True,
+            request=kind,
+            decided_by=decided_by,
+            reason="需协调勘测",
+            days=30 if kind == "extension" else None,
+        )
+        return new_event(
+            source="/gov/petitions-api",
+            type=CASE_REQUEST_OPENED_V1,
+            subject=str(case_id),
+            data=payload,
+        )
+
+    extension = request("extension", "unit_head")
+    assert await _plan(app, settings, extension) == 1
+    (delivery,) = await _deliveries(app, extension)
+    assert delivery.recipient == "http://head.example/h"
+    assert "申请延期30天：需协调勘测" in orjson.dumps(delivery.body).decode()
+    assert await _plan(app, settings, request("return", "registry")) == 0  # not the head's

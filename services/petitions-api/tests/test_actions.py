@@ -124,10 +124,14 @@ async def test_a_petition_walked_to_closure_records_every_step_and_event(
     assert kinds == [
         "created",
         "dispatched",
+        "request_opened",  # the return waits on the registry
+        "request_decided",
         "returned",
         "dispatched",
         "accepted",
         "supervised",
+        "request_opened",  # the extension waits on the unit's head
+        "request_decided",
         "extended",
         "replied",
         "resolved",

@@ -14,10 +14,16 @@ from datetime import date
 from typing import Any
 
 import httpx
+import orjson
 import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
 
 from gov_common.clock import today_in_china
+from gov_common.events.petitions import CASE_REQUEST_DECIDED_V1 as REQUEST_DECIDED
+from gov_common.events.petitions import CASE_REQUEST_OPENED_V1 as REQUEST_OPENED
 from gov_common.testing import TestAuth as SessionAuth
+from petitions_api.db import OutboxMessage
 
 from .helpers import act, action_body, create, petition
 
@@ -47,6 +53,24 @@ async def _every_id(
         ids |= {c["id"] for c in body["items"]}
         if not (cursor := body.get("next_cursor")):
             return ids
+
+
+async def _request_events(app: FastAPI, case_id: str) -> list[tuple[str, dict[str, Any]]]:
+    """The request events of a case in the outbox, oldest first: (opened|decided, payload)."""
+    async with app.state.sessions() as session:
+        rows = (
+            await session.scalars(
+                select(OutboxMessage)
+                .where(
+                    OutboxMessage.message_key == case_id,
+                    OutboxMessage.event_type.in_([REQUEST_OPENED, REQUEST_DECIDED]),
+                )
+                .order_by(OutboxMessage.id)
+            )
+        ).all()
+    return [
+        (r.event_type.split(".")[3].removeprefix("request_"), orjson.loads(r.payload)) for r in rows
+    ]
 
 
 def _clock(case: dict[str, Any], kind: str) -> dict[str, Any]:
@@ -111,7 +135,7 @@ async def test_a_decline_names_its_statutory_route_art31(
 
 
 async def test_a_return_waits_on_the_registry_which_refuses_or_re_dispatches(
-    client: httpx.AsyncClient, auth: SessionAuth
+    client: httpx.AsyncClient, app: FastAPI, auth: SessionAuth
 ) -> None:
     operator = auth.headers("operator", subject="xfj-registrar")
     town = auth.headers("handler", org_unit=CHENGGUAN, subject="cg-handler")
@@ -136,6 +160,15 @@ async def test_a_return_waits_on_the_registry_which_refuses_or_re_dispatches(
     assert refused.status_code == 200
     stays = refused.json()
     assert stays["handling_unit_id"] == CHENGGUAN and stays["pending_request"] is None
+    # Published, so the registry is told a request waits and the unit how it was decided.
+    (opened, asked_for), (decided, answer) = await _request_events(app, case["id"])
+    assert (opened, asked_for["request"], asked_for["decided_by"]) == (
+        "opened",
+        "return",
+        "registry",
+    )
+    assert asked_for["handling_unit_id"] == CHENGGUAN and asked_for["reason"]
+    assert (decided, answer["approved"], answer["requested_by"]) == ("decided", False, "cg-handler")
     again = await act(client, case["id"], "return", action_body("return"), **town)
     assert again.status_code == 409 and "refused" in again.json()["detail"]
 
@@ -151,7 +184,7 @@ async def test_a_return_waits_on_the_registry_which_refuses_or_re_dispatches(
 
 
 async def test_only_the_handling_units_head_approves_an_extension_art34(
-    client: httpx.AsyncClient, auth: SessionAuth
+    client: httpx.AsyncClient, app: FastAPI, auth: SessionAuth
 ) -> None:
     operator = auth.headers("operator", subject="xfj-registrar")
     handler = auth.headers("handler", org_unit=HOUSING, subject="zjj-handler")
@@ -187,6 +220,11 @@ async def test_only_the_handling_units_head_approves_an_extension_art34(
     entry = timeline[-1]
     assert entry["action"] == "approve_extension" and entry["actor"] == "zjj-head"
     assert entry["details"]["notice_means"] == "post" and entry["details"]["approver"] == "zjj-head"
+    (_, asked_for), (_, answer) = await _request_events(app, case["id"])
+    assert (asked_for["request"], asked_for["decided_by"]) == ("extension", "unit_head")
+    assert asked_for["days"] == action_body("request_extension")["days"]
+    assert asked_for["handling_unit_id"] == HOUSING  # a rule sends it to this unit's head
+    assert answer["approved"] is True and answer["requested_by"] == "zjj-handler"
 
 
 async def test_a_case_accusing_a_unit_is_invisible_to_its_people_everywhere(

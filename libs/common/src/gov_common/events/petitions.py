@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -245,6 +246,35 @@ class CaseDeadlineChangedV1(CaseEventBase):
     calendar_years: list[int] = Field(description="the years whose schedule the date rests on")
 
 
+class CaseRequestKind(StrEnum):
+    RETURN = "return"  # 退单: the unit thinks the case is not its own
+    EXTENSION = "extension"  # 延期申请 (《信访工作条例》第三十四条)
+
+
+class CaseRequestOpenedV1(CaseEventBase):
+    """The handling unit asked for something it may not decide itself; the case waits on it:
+    a return on the 信访 registry that dispatched it, an extension on the unit's head
+    (经本机关、单位负责人批准). The case and its clock stay with the unit meanwhile."""
+
+    request: CaseRequestKind
+    decided_by: Literal["registry", "unit_head"] = Field(
+        description="who decides: the 信访 registry (a return) or the handling unit's head "
+        "(an extension); a notifier rule sends to them, e.g. the handling unit's recipients "
+        "with role unit_head"
+    )
+    reason: str
+    days: int | None = Field(default=None, description="an extension: the days asked for")
+
+
+class CaseRequestDecidedV1(CaseEventBase):
+    """A waiting request was decided. An approved return is followed by ``returned`` and
+    ``dispatched``; an approved extension by ``extended``."""
+
+    request: CaseRequestKind
+    approved: bool
+    requested_by: str = Field(description="who asked (a user or client id)")
+
+
 class RepeatChange(StrEnum):
     LINKED = "linked"  # an operator linked the case to an earlier one (重复信访)
     CONFIRMED = "confirmed"  # the link found at registration was confirmed
@@ -281,6 +311,8 @@ CASE_DUE_SOON_V1 = "gov.petitions.case.due_soon.v1"
 CASE_OVERDUE_V1 = "gov.petitions.case.overdue.v1"
 CASE_DEADLINE_CHANGED_V1 = "gov.petitions.case.deadline_changed.v1"
 CASE_REPEAT_CHANGED_V1 = "gov.petitions.case.repeat_changed.v1"
+CASE_REQUEST_OPENED_V1 = "gov.petitions.case.request_opened.v1"
+CASE_REQUEST_DECIDED_V1 = "gov.petitions.case.request_decided.v1"
 
 
 def _case_event(name: str, payload: type[BaseModel], description: str) -> EventType:
@@ -327,5 +359,16 @@ EVENT_TYPES: tuple[EventType, ...] = (
         CASE_REPEAT_CHANGED_V1,
         CaseRepeatChangedV1,
         "A repeat link was made, confirmed or removed (重复信访认定): first_time may change.",
+    ),
+    _case_event(
+        CASE_REQUEST_OPENED_V1,
+        CaseRequestOpenedV1,
+        "The handling unit asked to return the case (退单) or to extend it (延期申请); the "
+        "registry or the unit's head decides.",
+    ),
+    _case_event(
+        CASE_REQUEST_DECIDED_V1,
+        CaseRequestDecidedV1,
+        "A return or extension request was approved or refused.",
     ),
 )

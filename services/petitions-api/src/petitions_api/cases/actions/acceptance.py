@@ -12,6 +12,7 @@ statutory route the matter belongs to (第三十一条), not free text alone.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import select
 
@@ -251,7 +252,10 @@ async def return_case(ctx: Context, body: ReturnBody) -> Outcome:
             reason=body.reason,
         )
     )
-    return Outcome(details={"from_unit_id": from_unit, "requested": True})
+    return Outcome(
+        [request_opened(RequestKind.RETURN, reason=body.reason)],
+        details={"from_unit_id": from_unit, "requested": True},
+    )
 
 
 async def open_request(ctx: Context, kind: RequestKind) -> CaseRequest:
@@ -265,9 +269,32 @@ async def open_request(ctx: Context, kind: RequestKind) -> CaseRequest:
     return request
 
 
-def decide(ctx: Context, request: CaseRequest, *, approved: bool, reason: str | None) -> None:
+def request_opened(
+    kind: RequestKind, *, reason: str, days: int | None = None
+) -> tuple[str, dict[str, Any]]:
+    """The event of a request waiting on its decider (the registry for a return, the unit's
+    head for an extension), so the notifier can tell them."""
+    return (
+        contracts.CASE_REQUEST_OPENED_V1,
+        {
+            "request": kind.value,
+            "decided_by": "registry" if kind is RequestKind.RETURN else "unit_head",
+            "reason": reason,
+            "days": days,
+        },
+    )
+
+
+def decide(
+    ctx: Context, request: CaseRequest, *, approved: bool, reason: str | None
+) -> tuple[str, dict[str, Any]]:
+    """Record the decision on ``request``; its event (request_decided)."""
     request.approved, request.decided_by, request.decided_at = approved, ctx.actor, ctx.now
     request.decision_reason = reason
+    return (
+        contracts.CASE_REQUEST_DECIDED_V1,
+        {"request": request.kind.value, "approved": approved, "requested_by": request.requested_by},
+    )
 
 
 @handles(Action.APPROVE_RETURN, ApproveReturnBody)
@@ -279,7 +306,7 @@ async def approve_return(ctx: Context, body: ApproveReturnBody) -> Outcome:
     unit = await reference.get_unit(ctx.session, body.to_unit_id, field="to_unit_id")
     if unit.code == from_unit:
         raise invalid("to_unit_id", "same unit", f"the case is with {from_unit} already")
-    decide(ctx, request, approved=True, reason=body.note)
+    decided = decide(ctx, request, approved=True, reason=body.note)
     # The returning unit's acceptance clock ends with it; the next unit's starts.
     await deadlines.cancel_deadlines(
         ctx.session, case.id, [DeadlineKind.ACCEPTANCE, DeadlineKind.RETURN], at=ctx.now
@@ -287,7 +314,7 @@ async def approve_return(ctx: Context, body: ApproveReturnBody) -> Outcome:
     sent = await _send_to(ctx, unit)
     returned = (contracts.CASE_RETURNED_V1, {"from_unit_id": from_unit, "reason": request.reason})
     return Outcome(
-        [returned, *sent.events],
+        [decided, returned, *sent.events],
         details={**sent.details, "from_unit_id": from_unit, "request_id": request.id},
     )
 
@@ -296,8 +323,10 @@ async def approve_return(ctx: Context, body: ApproveReturnBody) -> Outcome:
 async def refuse_return(ctx: Context, body: RefuseReturnBody) -> Outcome:
     """The 信访部门 refuses: the case stays with the unit, its clock still running."""
     request = await open_request(ctx, RequestKind.RETURN)
-    decide(ctx, request, approved=False, reason=body.reason)
-    return Outcome(details={"unit_id": ctx.case.handling_unit_id, "request_id": request.id})
+    decided = decide(ctx, request, approved=False, reason=body.reason)
+    return Outcome(
+        [decided], details={"unit_id": ctx.case.handling_unit_id, "request_id": request.id}
+    )
 
 
 HANDLERS = (accept, decline, dispatch, take, return_case, approve_return, refuse_return)

@@ -12,7 +12,12 @@ from dataclasses import replace
 
 from gov_common.events import petitions as contracts
 from gov_common.events.petitions import DeadlineKind, ResolutionLevel
-from petitions_api.cases.actions.acceptance import check_not_accused, decide, open_request
+from petitions_api.cases.actions.acceptance import (
+    check_not_accused,
+    decide,
+    open_request,
+    request_opened,
+)
 from petitions_api.cases.actions.base import (
     HANDLING_KINDS,
     Context,
@@ -136,7 +141,8 @@ async def request_extension(ctx: Context, body: RequestExtensionBody) -> Outcome
         )
     )
     return Outcome(
-        details={"days": body.days, "requested": True, "handling_due_on": str(due_day(clock))}
+        [request_opened(RequestKind.EXTENSION, reason=body.reason, days=body.days)],
+        details={"days": body.days, "requested": True, "handling_due_on": str(due_day(clock))},
     )
 
 
@@ -148,8 +154,9 @@ async def approve_extension(ctx: Context, body: ApproveExtensionBody) -> Outcome
         raise invalid("days", "more than asked", f"the unit asked for {request.days} days")
     _, spec = await _extensible(ctx, days)
     notified_on = body.notice.given_on or ctx.today
-    decide(ctx, request, approved=True, reason=body.note)
+    decided = decide(ctx, request, approved=True, reason=body.note)
     outcome = await _extend_by(ctx, spec, days, request.reason)
+    outcome.events.insert(0, decided)
     outcome.details |= {
         "request_id": request.id,
         "requested_by": request.requested_by,
@@ -162,8 +169,8 @@ async def approve_extension(ctx: Context, body: ApproveExtensionBody) -> Outcome
 @handles(Action.REFUSE_EXTENSION, RefuseExtensionBody)
 async def refuse_extension(ctx: Context, body: RefuseExtensionBody) -> Outcome:
     request = await open_request(ctx, RequestKind.EXTENSION)
-    decide(ctx, request, approved=False, reason=body.reason)
-    return Outcome(details={"request_id": request.id, "days": request.days})
+    decided = decide(ctx, request, approved=False, reason=body.reason)
+    return Outcome([decided], details={"request_id": request.id, "days": request.days})
 
 
 @handles(Action.SUPERVISE, SuperviseBody)
