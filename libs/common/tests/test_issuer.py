@@ -6,6 +6,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from gov_common.security.issuer_hashes import MemoryPasswordHashStore, memory_hash_store
 from gov_common.security.issuer_routes import Account, token_router
 from gov_common.security.passwords import hash_secret, verify_secret
 from gov_common.security.principal import Role
@@ -22,7 +23,8 @@ def app() -> FastAPI:
         Account("li.hua", hash_secret("pa55word"), (Role.HANDLER,), "610203101", kind="person"),
     ]
     application = FastAPI()
-    application.include_router(token_router(issuer, accounts, ttl_s=900))
+    store = memory_hash_store(MemoryPasswordHashStore())
+    application.include_router(token_router(issuer, accounts, ttl_s=900, hash_store=store))
     return application
 
 

@@ -7,6 +7,7 @@ routes: every route is called as every role and anonymously.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -20,6 +21,7 @@ import yaml
 from fastapi import FastAPI
 from pydantic import SecretStr
 
+from gov_common.db import unit_of_work
 from gov_common.security.access import ALL_ROLES, route_keys
 from gov_common.security.issuer_setup import encode_signing_key
 from gov_common.security.passwords import hash_secret
@@ -27,6 +29,7 @@ from gov_common.security.principal import Role
 from gov_common.security.tokens import SigningKey, TokenIssuer
 from gov_common.testing import TestAuth as SessionAuth
 from petitions_api.config import Settings
+from petitions_api.db import IssuerPasswordHash
 from petitions_api.main import create_app
 from petitions_api.security import PERSONAL_DATA_READERS, POLICY
 
@@ -370,6 +373,81 @@ async def test_wrong_credentials_get_no_token(issuing: tuple[httpx.AsyncClient, 
         response = await http.post("/oauth/token", data=data)
         assert response.status_code == status, (data, response.text)
         assert "access_token" not in response.json()
+
+
+# The first format of the issuer's hashes (hashlib.scrypt, N=2^14): password "operator-demo".
+LEGACY_SCRYPT = "scrypt$DYw8UFZsz+dUOjO8UDzrmg==$YsuZwFEf/fTY76sB2YBTjVGB2omloqRXMVDwviTb12A="
+
+
+async def _stored_hash(app: FastAPI, account_id: str) -> tuple[str, str] | None:
+    async with unit_of_work(app.state.sessions) as session:
+        row = await session.get(IssuerPasswordHash, ("person", account_id))
+        return (row.secret_hash, row.replaces_sha256) if row is not None else None
+
+
+async def test_an_old_scrypt_hash_signs_in_once_and_is_replaced_in_the_database(
+    settings: Settings, tmp_path: Path
+) -> None:
+    account_id = f"legacy-{uuid.uuid4().hex[:8]}"
+    path = tmp_path / "accounts.yaml"
+
+    def write(secret_hash: str) -> None:
+        entry = {"id": account_id, "kind": "person", "roles": ["operator"]}
+        path.write_text(yaml.safe_dump({"accounts": [{**entry, "secret_hash": secret_hash}]}))
+
+    def issuing_app() -> FastAPI:
+        return create_app(
+            settings.model_copy(
+                update={
+                    "auth_jwks": None,
+                    "auth_jwks_url": None,
+                    "auth_accounts_file": path,
+                    "auth_signing_keys": None,
+                }
+            )
+        )
+
+    async def sign_in(app: FastAPI, password: str) -> httpx.Response:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app), base_url="http://petitions"
+        ) as http:
+            form = {"grant_type": "password", "username": account_id, "password": password}
+            return await http.post("/oauth/token", data=form)
+
+    write(LEGACY_SCRYPT)
+    app = issuing_app()
+    try:
+        assert (await sign_in(app, "wrong")).status_code == 400
+        assert await _stored_hash(app, account_id) is None  # a failed sign-in stores nothing
+        assert (await sign_in(app, "operator-demo")).status_code == 200
+        stored = await _stored_hash(app, account_id)
+        assert stored is not None
+        assert stored[0].startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+        assert stored[1] == hashlib.sha256(LEGACY_SCRYPT.encode()).hexdigest()
+    finally:
+        await app.state.engine.dispose()
+
+    # Another replica (or the next start) checks against the stored Argon2id hash.
+    second = issuing_app()
+    try:
+        assert (await sign_in(second, "operator-demo")).status_code == 200
+        assert await _stored_hash(second, account_id) == stored  # not rehashed again
+        assert (await sign_in(second, "wrong")).json() == {
+            "error": "invalid_grant",
+            "error_description": "unknown user or wrong password",
+        }
+    finally:
+        await second.state.engine.dispose()
+
+    # An operator who puts a new hash in the file sets the password: the file wins again.
+    write(hash_secret("new-password"))
+    third = issuing_app()
+    try:
+        assert (await sign_in(third, "operator-demo")).status_code == 400
+        assert (await sign_in(third, "new-password")).status_code == 200
+        assert await _stored_hash(third, account_id) == stored  # untouched, and unused
+    finally:
+        await third.state.engine.dispose()
 
 
 async def test_configured_signing_keys_sign_and_all_of_them_are_published(

@@ -8,6 +8,7 @@ from gov_common.db import new_metadata
 from gov_common.messaging.outbox import OutboxMixin
 from gov_common.security.api_keys import ApiKeyMixin
 from gov_common.security.audit import PersonalDataAccessMixin
+from gov_common.security.issuer_hashes import IssuerPasswordHashMixin
 from gov_common.security.rekey import RekeyProgressMixin
 
 
@@ -33,3 +34,8 @@ class RekeyProgress(RekeyProgressMixin, Base):
     petitions_api.rekey)."""
 
     __tablename__ = "pii_rekey_progress"
+
+
+class IssuerPasswordHash(IssuerPasswordHashMixin, Base):
+    """The built-in issuer's Argon2id hashes that replaced an accounts file's older ones on
+    sign-in (gov_common.security.issuer_hashes)."""

@@ -26,6 +26,7 @@ from gov_common.messaging.retention import RetentionPruner
 from gov_common.observability import configure_observability
 from gov_common.security.admin_routes import access_log_router, api_key_router
 from gov_common.security.crypto import BlindIndex, FieldCipher
+from gov_common.security.issuer_hashes import sql_hash_store
 from gov_common.security.issuer_routes import token_router
 from gov_common.security.rekey import key_report_router
 from petitions_api import rekey, retention
@@ -38,7 +39,13 @@ from petitions_api.auth.setup import (
 from petitions_api.cases.personal_data import Protector
 from petitions_api.cases.routes import router as cases_router
 from petitions_api.config import Settings, get_settings
-from petitions_api.db import ApiKey, OutboxMessage, PersonalDataAccess, RekeyProgress
+from petitions_api.db import (
+    ApiKey,
+    IssuerPasswordHash,
+    OutboxMessage,
+    PersonalDataAccess,
+    RekeyProgress,
+)
 from petitions_api.deadlines.calendar import service as calendar_service
 from petitions_api.deadlines.calendar.cache import cache as calendar_cache
 from petitions_api.deadlines.calendar.routes import router as calendar_router
@@ -130,7 +137,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     issuer = built_in_issuer(settings)
     if issuer is not None:
         accounts = issuer_accounts(settings)
-        routers.append(token_router(issuer, accounts, ttl_s=settings.auth_token_ttl_s))
+        routers.append(
+            token_router(
+                issuer,
+                accounts,
+                ttl_s=settings.auth_token_ttl_s,
+                hash_store=sql_hash_store(IssuerPasswordHash),
+            )
+        )
     authenticator = PetitionsAuthenticator(token_verifier(settings, issuer))
 
     app = create_service_app(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
+import structlog
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -12,13 +13,17 @@ from gov_common.security.issuer_routes import Account
 from gov_common.security.principal import Role
 from gov_common.security.tokens import SigningKey
 
+log = structlog.get_logger(__name__)
+
 
 class AccountEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(min_length=1, max_length=200)
     kind: str = Field(pattern="^(client|person)$")
-    secret_hash: str = Field(pattern=r"^scrypt\$")
+    # Argon2id in PHC format (``python -m gov_common.security.passwords``); the first format,
+    # ``scrypt$…``, is still accepted and replaced on the account's next sign-in.
+    secret_hash: str = Field(pattern=r"^(\$argon2id\$|scrypt\$)")
     roles: list[Role] = Field(min_length=1)
     org_unit: str | None = None
     display_name: str | None = None
@@ -36,6 +41,15 @@ def load_accounts(path: str | Path, *, development: bool) -> list[Account]:
     parsed = AccountsFile.model_validate(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
     if parsed.development_only and not development:
         raise ValueError(f"{path} holds development-only accounts; configure real ones")
+    legacy = [e.id for e in parsed.accounts if e.secret_hash.startswith("scrypt$")]
+    if legacy:
+        log.warning(
+            "issuer.legacy_password_hashes",
+            accounts=legacy,
+            detail=f"{path} holds scrypt hashes of the first format: they still sign in and are "
+            "replaced by Argon2id in the database on the next sign-in, but the file keeps the "
+            "weak hash; put new hashes in it (python -m gov_common.security.passwords)",
+        )
     return [
         Account(e.id, e.secret_hash, tuple(e.roles), e.org_unit, kind=e.kind)
         for e in parsed.accounts
