@@ -40,7 +40,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from gov_common.preconditions import etag
 from gov_common.problems import ProblemError
+from gov_common.security.crypto import parse_index_keys
 from gov_common.security.principal import Principal
+from gov_common.settings import ServiceSettings
 
 IdempotencyKeyHeader = Annotated[
     str | None,
@@ -107,6 +109,36 @@ def request_fingerprint(secret: bytes, method: str, path: str, body: BaseModel |
         option=orjson.OPT_SORT_KEYS,
     )
     return hmac.new(secret, canonical, hashlib.sha256).hexdigest()
+
+
+def guard_for(
+    session: AsyncSession,
+    model: type[IdempotencyKeyMixin],
+    request: Request,
+    principal: Principal,
+    key: str | None,
+    body: BaseModel | None,
+    *,
+    namespace: str = "",
+    also_accept: Callable[[], Iterable[str]] | None = None,
+) -> Idempotency:
+    """The guard of a creating route of a service: its fingerprints are keyed with the
+    service's blind-index key (``GOV_PII_INDEX_KEY``: bodies may hold personal data), and while
+    that key is rotated, digests under ``GOV_PII_PREVIOUS_INDEX_KEYS`` still replay."""
+    settings: ServiceSettings = request.app.state.settings
+    previous = settings.pii_previous_index_keys
+    return Idempotency(
+        session,
+        model,
+        request,
+        principal,
+        key,
+        body,
+        settings.pii_index_key.get_secret_value().encode(),
+        namespace=namespace,
+        previous_secrets=parse_index_keys(previous.get_secret_value()).values() if previous else (),
+        also_accept=also_accept,
+    )
 
 
 class Idempotency:

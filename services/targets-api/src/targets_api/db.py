@@ -9,11 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gov_common.db import Base as CommonBase
 from gov_common.db import new_metadata
-from gov_common.idempotency import Idempotency, IdempotencyKeyMixin
+from gov_common.idempotency import Idempotency, IdempotencyKeyMixin, guard_for
 from gov_common.messaging.inbox import InboxMixin
 from gov_common.messaging.outbox import OutboxMixin
 from gov_common.security.api_keys import ApiKeyMixin
-from gov_common.security.crypto import parse_index_keys
 from gov_common.security.principal import Principal
 
 
@@ -46,15 +45,4 @@ def idempotency(
     body: BaseModel | None,
 ) -> Idempotency:
     """The ``Idempotency-Key`` guard of a creating route (gov_common.idempotency)."""
-    settings = request.app.state.settings
-    previous = settings.pii_previous_index_keys  # a retry across the key's rotation replays
-    return Idempotency(
-        session,
-        IdempotencyKey,
-        request,
-        principal,
-        key,
-        body,
-        settings.pii_index_key.get_secret_value().encode(),
-        previous_secrets=parse_index_keys(previous.get_secret_value()).values() if previous else (),
-    )
+    return guard_for(session, IdempotencyKey, request, principal, key, body)

@@ -16,8 +16,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Select, Table, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gov_common.idempotency import Idempotency, claim_statement
-from gov_common.security.crypto import parse_index_keys
+from gov_common.idempotency import Idempotency, claim_statement, guard_for
 from gov_common.security.principal import Principal
 from petitions_api.cases import repeats
 from petitions_api.cases.models import Case, IdempotencyKey, case_number_seq
@@ -40,18 +39,14 @@ def registration_guard(
     blind-index key): bodies hold names, phones and ID numbers, and a plain hash of them could
     be matched by guessing. While that key is rotated, digests under the previous ones are
     accepted too (``GOV_PII_PREVIOUS_INDEX_KEYS``)."""
-    settings = request.app.state.settings
-    previous = settings.pii_previous_index_keys
-    return Idempotency(
+    return guard_for(
         session,
         IdempotencyKey,
         request,
         principal,
         key,
         body,
-        settings.pii_index_key.get_secret_value().encode(),
         namespace=NAMESPACE,
-        previous_secrets=parse_index_keys(previous.get_secret_value()).values() if previous else (),
         also_accept=lambda: [_unkeyed_digest(body)],
     )
 
