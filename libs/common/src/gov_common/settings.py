@@ -16,8 +16,18 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # development a service refuses to start while any secret still has one of them.
 DEV_PII_KEYS = "dev:ZGV2LW9ubHktcGlpLWtleS1uZXZlci1pbi1wcm9kISE"
 DEV_PII_INDEX_KEY = "ZGV2LW9ubHktaW5kZXgta2V5LW5ldmVyLWluLXByb2Q"
+# The notifier's built-in webhook (NOTIFIER_WEBHOOK_URL) and the local webhook sink.
+DEV_WEBHOOK_SECRET = "whsec_ZGV2LW9ubHktd2ViaG9vay1rZXktbmV2ZXItaW4tcHJvZCEh"  # noqa: S105 - refused below
 DEVELOPMENT_ONLY_SECRETS = frozenset(
-    {"dev-only-change-me", "changeme", "secret", "", DEV_PII_KEYS, DEV_PII_INDEX_KEY}
+    {
+        "dev-only-change-me",
+        "changeme",
+        "secret",
+        "",
+        DEV_PII_KEYS,
+        DEV_PII_INDEX_KEY,
+        DEV_WEBHOOK_SECRET,
+    }
 )
 
 
