@@ -38,7 +38,11 @@ class Environment(StrEnum):
 
 
 class ServiceSettings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", env_file=None, populate_by_name=True)
+    # hide_input_in_errors: a refused setting's error (logged at start) never repeats its value,
+    # which may be a secret.
+    model_config = SettingsConfigDict(
+        extra="ignore", env_file=None, populate_by_name=True, hide_input_in_errors=True
+    )
 
     service_name: str = "gov-service"
     environment: Environment = Field(default=Environment.DEVELOPMENT, alias="GOV_ENVIRONMENT")
