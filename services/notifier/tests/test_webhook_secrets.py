@@ -3,7 +3,12 @@ rotates with an overlap during which both secrets sign, and never appears in a r
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import subprocess
+import sys
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,13 +16,22 @@ import httpx
 import pytest
 import structlog
 from fastapi import FastAPI
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 from structlog.testing import CapturingLogger
 
 from gov_common.db import unit_of_work
-from gov_common.signing import generate_secret
+from gov_common.security.setup import field_cipher
+from gov_common.signing import check_secret, generate_secret
+from gov_common.testing import (
+    REPO_ROOT,
+    Infrastructure,
+    create_database,
+    drop_database,
+)
 from gov_common.testing import TestAuth as Auth
 from notifier.config import Settings
 from notifier.deliveries import dispatcher as dispatcher_module
@@ -28,6 +42,8 @@ from notifier.recipients.webhook_secrets import signing_secrets
 
 from .conftest import BUILTIN_WEBHOOK_SECRET, Receiver, running
 from .test_deliveries import _dispatch_until_final, _plan, _setup, overdue_event
+
+ALEMBIC_INI = "services/notifier/alembic.ini"
 
 
 def _verifies(secret: str, request: dict[str, Any]) -> bool:
@@ -283,3 +299,59 @@ def test_the_builtin_webhook_secret_must_be_a_standard_webhooks_secret(
     two = f"{BUILTIN_WEBHOOK_SECRET} {generate_secret()}"
     both = Settings.model_validate({**env, "NOTIFIER_WEBHOOK_SECRET": two})
     assert len(both.builtin_webhook_secrets()) == 2
+
+
+def _alembic(url: str, *args: str) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "-c", str(REPO_ROOT / ALEMBIC_INI), *args],
+        check=True,
+        cwd=REPO_ROOT,
+        env={**os.environ, "NOTIFIER_DATABASE_URL": url},
+    )
+
+
+async def test_the_migration_gives_existing_webhooks_a_secret_of_their_own(
+    infrastructure: Infrastructure, test_databases: dict[str, str], settings: Settings
+) -> None:
+    base = make_url(test_databases["notifier"])
+    name = f"{base.database}_whmig"
+    admin = infrastructure.admin_url("notifier")
+    await create_database(admin, name)
+    url = str(base.set(database=name))
+    try:
+        await asyncio.to_thread(_alembic, url, "upgrade", "0005")
+        cipher = field_cipher(settings)
+        ids = [uuid.uuid4(), uuid.uuid4(), uuid.uuid4()]
+        engine = create_async_engine(url)
+        try:
+            async with engine.begin() as connection:
+                hooks = ["https://a.example/h", "https://b.example/h", None]
+                for rid, hook in zip(ids, hooks, strict=True):
+                    sealed = (
+                        cipher.encrypt(hook, context=f"recipients/{rid}/webhook_url")
+                        if hook
+                        else None
+                    )
+                    await connection.execute(
+                        text(
+                            "INSERT INTO recipients (id, kind, name, roles, channels, version, "
+                            "webhook_url) VALUES (:id, 'group', :name, '{}', '{}', 1, :hook)"
+                        ),
+                        {"id": rid, "name": f"r-{rid.hex[:6]}", "hook": sealed},
+                    )
+            await asyncio.to_thread(_alembic, url, "upgrade", "head")
+            async with engine.connect() as connection:
+                rows = dict(
+                    (
+                        await connection.execute(text("SELECT id, webhook_secret FROM recipients"))
+                    ).all()
+                )
+        finally:
+            await engine.dispose()
+    finally:
+        await drop_database(admin, name)
+    secrets = [
+        cipher.decrypt(rows[rid], context=f"recipients/{rid}/webhook_secret") for rid in ids[:2]
+    ]
+    assert all(check_secret(s) for s in secrets) and secrets[0] != secrets[1]
+    assert rows[ids[2]] is None  # no webhook, no secret
