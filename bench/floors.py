@@ -23,7 +23,10 @@ from gov_common.signing import signature_headers
 
 def _signed(secret: str, message: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
     body = orjson.dumps(message)
-    headers = {"Content-Type": "application/cloudevents+json", **signature_headers(secret, body)}
+    signed = signature_headers(
+        [secret], msg_id=str(message.get("bench_id") or uuid.uuid4()), body=body
+    )
+    headers = {"Content-Type": "application/cloudevents+json", **signed}
     return body, headers
 
 

@@ -33,6 +33,7 @@ from bench.payloads import Credentials, intake_requests
 from bench.procs import Process, RssSampler
 from bench.seed import previous_year, seed_cases
 from gov_common.security.principal import Role
+from gov_common.signing import generate_secret
 
 ALEMBIC = {
     "petitions": ("PETITIONS_DATABASE_URL", "services/petitions-api/alembic.ini"),
@@ -68,7 +69,7 @@ class Bench:
         self.kafka = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
         self.databases = {s: f"bench_{s}" for s in ("petitions", "targets", "notifier", "floor")}
         self.prefix = f"bench{self.run_id}."
-        self.secret = "bench-" + secrets.token_urlsafe(24)
+        self.secret = generate_secret()
         self.credentials = Credentials()
         self.operator = self.credentials.headers(Role.OPERATOR)
         self.pii_keys = (f"bench:{_key()}", _key())

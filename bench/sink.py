@@ -14,9 +14,10 @@ import time
 import orjson
 from fastapi import FastAPI, Request, Response
 
-from gov_common.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from gov_common.settings import DEV_WEBHOOK_SECRET
+from gov_common.signing import verify
 
-SECRET = os.environ.get("WEBHOOK_SINK_SECRET", "dev-only-change-me")
+SECRET = os.environ.get("WEBHOOK_SINK_SECRET", DEV_WEBHOOK_SECRET)
 app = FastAPI(title="bench webhook sink")
 arrivals: dict[str, float] = {}
 counts = {"received": 0, "bad_signature": 0}
@@ -26,12 +27,7 @@ counts = {"received": 0, "bad_signature": 0}
 async def receive(path: str, request: Request) -> Response:
     body = await request.body()
     at = time.time()
-    if not verify(
-        SECRET,
-        timestamp=request.headers.get(TIMESTAMP_HEADER, ""),
-        signature=request.headers.get(SIGNATURE_HEADER, ""),
-        body=body,
-    ):
+    if not verify(SECRET, body, request.headers):
         counts["bad_signature"] += 1
         return Response(status_code=401)
     counts["received"] += 1

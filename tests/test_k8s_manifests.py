@@ -547,6 +547,7 @@ SAMPLE_SECRET_VALUES = {
     "database-url": "postgresql+asyncpg://svc:s3cret-for-the-test@db.example:5432/svc",
     "pii-keys": "k1:" + "a" * 43,  # 32 bytes, base64url
     "pii-index-key": "b" * 43,
+    "webhook-secret": "whsec_" + "c" * 43 + "=",  # Standard Webhooks: whsec_ + base64 of 32 bytes
 }
 
 

@@ -17,7 +17,7 @@ PYTHON=${GOV_PYTHON:-$ROOT/.venv/bin/python}
 : "${PETITIONS_PORT:=8101}" "${TARGETS_PORT:=8102}" "${NOTIFIER_PORT:=8103}" "${WEBHOOK_SINK_PORT:=8199}"
 : "${CONSOLE_PORT:=8180}"
 # Development-only secret shared by the notifier and the local sink; set a real one elsewhere.
-: "${NOTIFIER_WEBHOOK_SECRET:=dev-only-change-me}"
+: "${NOTIFIER_WEBHOOK_SECRET:=whsec_ZGV2LW9ubHktd2ViaG9vay1rZXktbmV2ZXItaW4tcHJvZCEh}"
 : "${NOTIFIER_WEBHOOK_URL:=http://127.0.0.1:$WEBHOOK_SINK_PORT/hooks/case-events}"
 export NOTIFIER_WEBHOOK_SECRET NOTIFIER_WEBHOOK_URL
 export WEBHOOK_SINK_SECRET=$NOTIFIER_WEBHOOK_SECRET WEBHOOK_SINK_LOG=$LOG_DIR/webhook-sink.jsonl

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from gov_common.signing import generate_secret
 from gov_common.testing import REPO_ROOT, Infrastructure, TestAuth, UvicornProcess
 
 LOG_DIR = REPO_ROOT / ".local" / "logs" / "e2e"
-WEBHOOK_SECRET = "e2e-webhook-secret-" + uuid.uuid4().hex
+WEBHOOK_SECRET = generate_secret()  # the built-in webhook's (NOTIFIER_WEBHOOK_URL)
 
 
 @dataclass

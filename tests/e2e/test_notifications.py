@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.header import decode_header, make_header
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -30,6 +31,7 @@ from gov_common.events import CloudEvent, new_event, to_kafka
 from gov_common.events.contracts import NOTIFIER_DELIVERY_EVENTS, PETITIONS_CASE_EVENTS
 from gov_common.events.petitions import CASE_OVERDUE_V1, CaseOverdueV1
 from gov_common.messaging.kafka import ensure_topics
+from gov_common.signing import generate_secret
 from gov_common.testing import (
     Infrastructure,
     create_database,
@@ -44,7 +46,7 @@ from .conftest import ServiceProcess
 
 pytestmark = pytest.mark.e2e
 
-SECRET = "e2e-notifications-" + uuid.uuid4().hex
+SECRET = generate_secret()  # the built-in webhook's; recipients' webhooks get their own
 UNIT = "610203104"  # a town office (镇办)
 SUPERVISOR = "u-supervisor-e2e"
 # The recipients' addresses: personal data that must never reach a log line or a record.
@@ -181,7 +183,13 @@ async def _configure(http: httpx.AsyncClient, notifier: str, sink: str) -> None:
             "webhook_url": f"{sink}/hooks/supervisor",
         },
     ):
-        assert (await http.post(notifier + "/v1/recipients", json=body)).status_code == 201
+        created = await http.post(notifier + "/v1/recipients", json=body)
+        assert created.status_code == 201, created.text
+        # Each webhook's own secret, handed out once: the receiver (the sink) keeps it.
+        secret = created.json()["webhook_secret"]
+        assert secret.startswith("whsec_") and secret != SECRET
+        path = urlsplit(body["webhook_url"]).path
+        await http.put(sink + "/secrets", json={"path": path, "secret": secret})
     template = await http.post(
         notifier + "/v1/templates",
         json={

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import pytest
 from sqlalchemy.engine import make_url
 
+from gov_common.signing import generate_secret
 from gov_common.testing import (
     SERVICES,
     Infrastructure,
@@ -70,7 +71,7 @@ class Stack:
     auth: TestAuth
     templates: dict[str, str]
     prefix: str = field(default_factory=lambda: f"f{uuid.uuid4().hex[:8]}.")
-    webhook_secret: str = field(default_factory=lambda: "faults-" + uuid.uuid4().hex)
+    webhook_secret: str = field(default_factory=generate_secret)
     databases: dict[str, str] = field(default_factory=dict)
     processes: list[Service] = field(default_factory=list)
 

@@ -6,7 +6,7 @@ The events are published straight to ``petitions.case-events`` (as the petitions
 but faster); the notifier's built-in rule sends each ``case.created`` to the counting sink.
 A notification sent just before the kill and not yet recorded is sent again after the claim
 lease ends, with the same delivery id: that is a raw repeat on the wire, counted and reported,
-which receivers drop by ``X-Gov-Delivery-Id``.
+which receivers drop by ``webhook-id`` (the delivery id).
 """
 
 from __future__ import annotations

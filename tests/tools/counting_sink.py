@@ -16,15 +16,10 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from gov_common.signing import (
-    DELIVERY_ID_HEADER,
-    EVENT_ID_HEADER,
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
-    verify,
-)
+from gov_common.settings import DEV_WEBHOOK_SECRET
+from gov_common.signing import EVENT_ID_HEADER, ID_HEADER, verify
 
-SECRET = os.environ.get("COUNTING_SINK_SECRET", "dev-only-change-me")
+SECRET = os.environ.get("COUNTING_SINK_SECRET", DEV_WEBHOOK_SECRET)
 
 app = FastAPI(title="Counting webhook sink")
 # (path, delivery id, event id, signature valid, raw body) per request, in arrival order.
@@ -34,16 +29,11 @@ received: list[tuple[str, str | None, str | None, bool, bytes]] = []
 @app.post("/{path:path}")
 async def receive(path: str, request: Request) -> JSONResponse:
     body = await request.body()
-    valid = verify(
-        SECRET,
-        timestamp=request.headers.get(TIMESTAMP_HEADER, ""),
-        signature=request.headers.get(SIGNATURE_HEADER, ""),
-        body=body,
-    )
+    valid = verify(SECRET, body, request.headers)
     received.append(
         (
             "/" + path,
-            request.headers.get(DELIVERY_ID_HEADER),
+            request.headers.get(ID_HEADER),
             request.headers.get(EVENT_ID_HEADER),
             valid,
             body,

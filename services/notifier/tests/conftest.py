@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from gov_common.db import unit_of_work
+from gov_common.signing import generate_secret
 from gov_common.testing import Infrastructure, TestAuth
 from notifier.config import Settings
 from notifier.main import create_app
@@ -32,6 +33,10 @@ TABLES = (
     "api_keys",
     "pii_rekey_progress",
 )
+
+
+# The built-in webhook's secret (NOTIFIER_WEBHOOK_URL); recipients' webhooks get their own.
+BUILTIN_WEBHOOK_SECRET = generate_secret()
 
 
 @pytest.fixture
@@ -50,7 +55,7 @@ def settings(
             "NOTIFIER_CONSUMER_GROUP": topic_prefix + "notifier",
             "GOV_ENVIRONMENT": "test",
             "GOV_OUTBOX_POLL_INTERVAL_S": 0.5,
-            "NOTIFIER_WEBHOOK_SECRET": "test-secret",
+            "NOTIFIER_WEBHOOK_SECRET": BUILTIN_WEBHOOK_SECRET,
             "NOTIFIER_RETRY_BASE_S": 0.05,
             "NOTIFIER_RETRY_CAP_S": 0.2,
             "NOTIFIER_MAX_ATTEMPTS": 3,

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+from dataclasses import replace
 from email import message_from_bytes
 from email.header import decode_header, make_header
 from typing import Any
@@ -15,8 +16,10 @@ import httpx
 import orjson
 import pytest
 from aiosmtpd.controller import Controller
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
-from gov_common.signing import verify
+from gov_common.signing import generate_secret
 from notifier.channels.base import Outbound
 from notifier.channels.email import EmailChannel
 from notifier.channels.robots import (
@@ -143,19 +146,30 @@ async def test_the_sandbox_sms_provider_only_records() -> None:
     ]
 
 
-async def test_the_webhook_is_signed_and_carries_the_delivery_id() -> None:
+async def test_the_webhook_is_signed_per_standard_webhooks_and_carries_the_delivery_id() -> None:
+    secret, previous = generate_secret(), generate_secret()
+    outbound = replace(_to("", a=1), signing_secrets=(secret, previous))
     async with running(Receiver()) as receiver, httpx.AsyncClient() as http:
-        attempt = await WebhookChannel(http, secret="s3cret").send(_to(receiver.url, a=1))
+        outbound = replace(outbound, address=receiver.url)
+        attempt = await WebhookChannel(http).send(outbound)
     assert attempt.ok
     [request] = receiver.requests
     headers = request["headers"]
-    assert headers["x-gov-delivery-id"] == OUT.delivery_id
-    assert verify(
-        "s3cret",
-        timestamp=headers["x-gov-timestamp"],
-        signature=headers["x-gov-signature"],
-        body=request["body"],
-    )
+    assert headers["webhook-id"] == OUT.delivery_id
+    assert headers["x-gov-event-id"] == OUT.event_id
+    # One "v1,<base64>" entry per secret, space-separated; the stock verifier takes either.
+    assert [s.split(",")[0] for s in headers["webhook-signature"].split(" ")] == ["v1", "v1"]
+    for key in (secret, previous):
+        Webhook(key).verify(request["body"], headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(generate_secret()).verify(request["body"], headers)
+
+
+async def test_a_webhook_without_a_signing_secret_is_never_sent() -> None:
+    async with running(Receiver()) as receiver, httpx.AsyncClient() as http:
+        attempt = await WebhookChannel(http).send(_to(receiver.url))
+    assert not attempt.ok and attempt.permanent and "signing secret" in (attempt.error or "")
+    assert receiver.requests == []
 
 
 async def test_wecom_robot_gets_markdown_and_its_errcode_is_judged() -> None:

@@ -215,7 +215,7 @@ async def test_a_receiver_failing_at_first_gets_the_message_after_retries(
     assert by_address[flaky.url].attempts == 3
     assert [r["status"] for r in flaky.requests] == [503, 503, 200]
     # Every attempt carried the same delivery id: the receiver can tell repeats.
-    assert len({r["headers"]["x-gov-delivery-id"] for r in flaky.requests}) == 1
+    assert len({r["headers"]["webhook-id"] for r in flaky.requests}) == 1
     assert len(steady.accepted()) == 1 and by_address[steady.url].attempts == 1
     outcomes = await _outbox(app)
     assert [t for t, _ in outcomes] == [DELIVERY_SUCCEEDED_V1] * 2

@@ -164,7 +164,7 @@ async def test_a_consumed_batch_sends_after_its_commit_and_nothing_of_a_rolled_b
     # planning of the failing handler sent nothing, its retry sent its own.
     assert all(d.status is DeliveryStatus.SUCCEEDED and d.attempts == 1 for r in rows for d in r)
     assert len(unit.accepted()) == len(boss.accepted()) == 3
-    assert len({r["headers"]["x-gov-delivery-id"] for r in unit.requests}) == 3
+    assert len({r["headers"]["webhook-id"] for r in unit.requests}) == 3
 
 
 async def test_a_process_dead_after_the_commit_leaves_the_delivery_to_the_lease(

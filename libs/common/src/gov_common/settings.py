@@ -16,8 +16,18 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # development a service refuses to start while any secret still has one of them.
 DEV_PII_KEYS = "dev:ZGV2LW9ubHktcGlpLWtleS1uZXZlci1pbi1wcm9kISE"
 DEV_PII_INDEX_KEY = "ZGV2LW9ubHktaW5kZXgta2V5LW5ldmVyLWluLXByb2Q"
+# The notifier's built-in webhook (NOTIFIER_WEBHOOK_URL) and the local webhook sink.
+DEV_WEBHOOK_SECRET = "whsec_ZGV2LW9ubHktd2ViaG9vay1rZXktbmV2ZXItaW4tcHJvZCEh"  # noqa: S105 - refused below
 DEVELOPMENT_ONLY_SECRETS = frozenset(
-    {"dev-only-change-me", "changeme", "secret", "", DEV_PII_KEYS, DEV_PII_INDEX_KEY}
+    {
+        "dev-only-change-me",
+        "changeme",
+        "secret",
+        "",
+        DEV_PII_KEYS,
+        DEV_PII_INDEX_KEY,
+        DEV_WEBHOOK_SECRET,
+    }
 )
 
 
@@ -28,7 +38,11 @@ class Environment(StrEnum):
 
 
 class ServiceSettings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", env_file=None, populate_by_name=True)
+    # hide_input_in_errors: a refused setting's error (logged at start) never repeats its value,
+    # which may be a secret.
+    model_config = SettingsConfigDict(
+        extra="ignore", env_file=None, populate_by_name=True, hide_input_in_errors=True
+    )
 
     service_name: str = "gov-service"
     environment: Environment = Field(default=Environment.DEVELOPMENT, alias="GOV_ENVIRONMENT")

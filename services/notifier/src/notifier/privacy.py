@@ -3,9 +3,9 @@ error text before it is logged, stored or published.
 
 Staff phone numbers and email addresses are personal data (and a petitioner registered as a
 recipient is a citizen); robot webhook URLs carry their access token in the query string, and
-the DingTalk 加签 secret signs messages. All of them are stored as AES-256-GCM ciphertexts
-(gov_common.security.crypto), each bound to its row and field, so a ciphertext copied to another
-row or column does not decrypt.
+the DingTalk 加签 secret and each webhook's signing secret sign messages. All of them are
+stored as AES-256-GCM ciphertexts (gov_common.security.crypto), each bound to its row and field,
+so a ciphertext copied to another row or column does not decrypt.
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ RECIPIENT_SECRET_FIELDS = (
     "dingtalk_webhook_url",
     "dingtalk_secret",
 )
+# The webhook's signing secrets (notifier.recipients.webhook_secrets), sealed the same way
+# but never shown to anyone after the response that created them.
+WEBHOOK_SECRET_FIELDS = ("webhook_secret", "webhook_previous_secret")
 # Of those, the ones that are personal data: their unmasked reads are audited.
 PERSONAL_FIELDS = ("phone", "email")
 

@@ -20,7 +20,12 @@ from sqlalchemy import Table
 
 from gov_common.security.rekey import RekeyTable, SealedColumn, main
 from notifier.deliveries.models import Delivery
-from notifier.privacy import RECIPIENT_SECRET_FIELDS, delivery_context, recipient_context
+from notifier.privacy import (
+    RECIPIENT_SECRET_FIELDS,
+    WEBHOOK_SECRET_FIELDS,
+    delivery_context,
+    recipient_context,
+)
 from notifier.recipients.models import Recipient
 
 
@@ -33,7 +38,8 @@ TABLES: Sequence[RekeyTable] = (
         table=cast(Table, Recipient.__table__),
         key="id",
         sealed=tuple(
-            SealedColumn(f, partial(_recipient_context, f)) for f in RECIPIENT_SECRET_FIELDS
+            SealedColumn(f, partial(_recipient_context, f))
+            for f in RECIPIENT_SECRET_FIELDS + WEBHOOK_SECRET_FIELDS
         ),
     ),
     RekeyTable(

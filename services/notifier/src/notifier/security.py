@@ -38,6 +38,7 @@ RULES: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/v1/recipients/{recipient_id}"): RECIPIENT_READERS,
     ("PUT", "/v1/recipients/{recipient_id}"): ADMIN,
     ("DELETE", "/v1/recipients/{recipient_id}"): ADMIN,
+    ("POST", "/v1/recipients/{recipient_id}/webhook-secret/rotate"): ADMIN,
     # templates (消息模板)
     ("POST", "/v1/templates"): ADMIN,
     ("GET", "/v1/templates"): CONFIG_READERS,

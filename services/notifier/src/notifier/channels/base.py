@@ -24,6 +24,9 @@ class Outbound:
     address: str
     body: dict[str, Any]
     secret: str | None = None  # e.g. the DingTalk robot's signing secret, read at send time
+    # A webhook's signing secrets (whsec_…), read at send time: the endpoint's current one,
+    # and its previous one while a rotation's overlap lasts.
+    signing_secrets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from notifier.deliveries.models import Delivery
 from notifier.deliveries.ratelimit import RateLimits
 from notifier.privacy import delivery_context, recipient_context, scrub, unseal
 from notifier.recipients.models import Recipient
+from notifier.recipients.webhook_secrets import signing_secrets
 
 log = structlog.get_logger(__name__)
 
@@ -44,7 +45,7 @@ def build_channels(
             else SandboxSmsProvider()
         )
     channels: list[Channel] = [
-        WebhookChannel(http, secret=settings.webhook_secret.get_secret_value()),
+        WebhookChannel(http),
         EmailChannel(settings),
         SmsChannel(sms),
         WecomRobotChannel(http),
@@ -124,7 +125,7 @@ class DeliveryDispatcher:
           ends and a dispatcher claims and sends them (once);
         - it dies during the send, before the outcome is recorded: sent again after the lease
           with the same delivery id, as after a crash in a claim round (receivers drop repeats
-          by X-Gov-Delivery-Id);
+          by webhook-id, the delivery id);
         - the outcome is recorded only where the delivery is still pending at that attempt,
           so a late result never overwrites a later claim's.
         ``wake`` also wakes the claim rounds after the commit, for deliveries left to them
@@ -155,11 +156,13 @@ class DeliveryDispatcher:
 
     async def _send_now(self, claimed: list[Delivery]) -> None:
         try:
-            async with self._sessions() as session:  # opens a connection only for DingTalk
+            # Opens a connection only for DingTalk robots and recipients' webhooks.
+            async with self._sessions() as session:
                 secrets = await self._dingtalk_secrets(session, claimed)
+                hook_secrets = await self._webhook_secrets(session, claimed)
             addresses = {d.id: self._address(d) for d in claimed}
             attempts = await asyncio.gather(
-                *(self._send(d, addresses[d.id], secrets, paid=True) for d in claimed)
+                *(self._send(d, addresses[d.id], secrets, hook_secrets, paid=True) for d in claimed)
             )
         except Exception as exc:  # left to the lease, like a send that died
             log.warning("dispatcher.direct_send_error", error=scrub(repr(exc)))
@@ -229,10 +232,13 @@ class DeliveryDispatcher:
                     session, limit=budget, lease=self._lease, channels=[name]
                 )
             secrets = await self._dingtalk_secrets(session, claimed)
+            hook_secrets = await self._webhook_secrets(session, claimed)
         if not claimed:
             return 0
         addresses = {d.id: self._address(d) for d in claimed}
-        attempts = await asyncio.gather(*(self._send(d, addresses[d.id], secrets) for d in claimed))
+        attempts = await asyncio.gather(
+            *(self._send(d, addresses[d.id], secrets, hook_secrets) for d in claimed)
+        )
         await self._record(
             [(d, a, addresses[d.id]) for d, a in zip(claimed, attempts, strict=True)]
         )
@@ -299,11 +305,57 @@ class DeliveryDispatcher:
                 secrets[rid] = None
         return secrets
 
+    async def _webhook_secrets(
+        self, session: AsyncSession, claimed: list[Delivery]
+    ) -> dict[object, tuple[str, ...]]:
+        """The signing secrets of the recipients' webhooks among ``claimed``, read now (so a
+        rotation applies to retries too); a recipient whose secret cannot be read gets none,
+        and its delivery fails rather than go out unsigned or under another's secret."""
+        ids = {
+            d.recipient_id
+            for d in claimed
+            if d.channel == ChannelName.WEBHOOK.value and d.recipient_id is not None
+        }
+        if not ids:
+            return {}
+        rows = await session.execute(
+            select(
+                Recipient.id,
+                Recipient.webhook_secret,
+                Recipient.webhook_previous_secret,
+                Recipient.webhook_previous_secret_expires_at,
+            ).where(Recipient.id.in_(ids))
+        )
+        found: dict[object, tuple[str, ...]] = {}
+        for rid, current, previous, expires_at in rows.all():
+            try:
+                found[rid] = signing_secrets(
+                    self._cipher,
+                    rid,
+                    current=current,
+                    previous=previous,
+                    previous_expires_at=expires_at,
+                )
+            except (DecryptionError, ValueError) as exc:
+                log.warning("recipient.secret_unreadable", recipient_id=str(rid), error=str(exc))
+                found[rid] = ()
+        return found
+
+    def _signing_secrets(
+        self, delivery: Delivery, hook_secrets: dict[object, tuple[str, ...]]
+    ) -> tuple[str, ...]:
+        if delivery.channel != ChannelName.WEBHOOK.value:
+            return ()
+        if delivery.recipient_id is None:  # the built-in rule's NOTIFIER_WEBHOOK_URL
+            return self._settings.builtin_webhook_secrets()
+        return hook_secrets.get(delivery.recipient_id, ())
+
     async def _send(
         self,
         delivery: Delivery,
         address: str | None,
         secrets: dict[object, str | None],
+        hook_secrets: dict[object, tuple[str, ...]],
         *,
         paid: bool = False,
     ) -> Attempt:
@@ -325,6 +377,7 @@ class DeliveryDispatcher:
             address=address,
             body=delivery.body,
             secret=secrets.get(delivery.recipient_id),
+            signing_secrets=self._signing_secrets(delivery, hook_secrets),
         )
         try:
             with span_from_event(

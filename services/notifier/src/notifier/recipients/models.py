@@ -38,6 +38,14 @@ class Recipient(Base):
     dingtalk_webhook_url: Mapped[str | None] = mapped_column(Text)
     # DingTalk's 加签 secret ("SEC…"); needed when the robot has signing switched on. Encrypted.
     dingtalk_secret: Mapped[str | None] = mapped_column(Text)
+    # The webhook's signing secret ("whsec_…", generated here, shown once), and after a
+    # rotation the previous one, which still signs until webhook_previous_secret_expires_at.
+    # Both encrypted (see notifier.recipients.webhook_secrets).
+    webhook_secret: Mapped[str | None] = mapped_column(Text)
+    webhook_previous_secret: Mapped[str | None] = mapped_column(Text)
+    webhook_previous_secret_expires_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True)
+    )
     # Preferences: the channels this recipient wants (empty: every channel with an address),
     # and quiet hours (China time) during which non-urgent messages wait.
     channels: Mapped[list[str]] = mapped_column(ARRAY(String(20)), default=list)

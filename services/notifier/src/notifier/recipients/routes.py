@@ -7,6 +7,7 @@ addresses masked (see notifier.security for who may call what).
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 from uuid import UUID
 
@@ -26,9 +27,14 @@ from gov_common.security.setup import PrincipalDep
 from notifier.db import idempotency
 from notifier.listing import newest_first
 from notifier.privacy import CipherDep
-from notifier.recipients import service
+from notifier.recipients import service, webhook_secrets
 from notifier.recipients.models import Recipient
-from notifier.recipients.schemas import RecipientIn, RecipientRead
+from notifier.recipients.schemas import (
+    RecipientIn,
+    RecipientRead,
+    RecipientWritten,
+    WebhookSecretRotated,
+)
 
 router = APIRouter(prefix="/v1/recipients", tags=["recipients"], responses=PROBLEM_RESPONSES)
 
@@ -42,20 +48,22 @@ async def create_recipient(
     principal: PrincipalDep,
     cipher: CipherDep,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> RecipientRead | Response:
+) -> RecipientWritten | Response:
+    """With a ``webhook_url``, the answer holds the webhook's signing secret, this once: a
+    replay under the same ``Idempotency-Key`` answers without it (the key's row keeps no
+    secret and no address in the clear); rotate the secret to get a new one."""
     guard = idempotency(session, request, principal, idempotency_key, body)
     if (replay := await guard.replay()) is not None:
-        # Remembered with its addresses masked (the key's table holds no personal data):
-        # read the recipient to see them.
         replay.headers["ETag"] = etag(orjson.loads(replay.body)["version"])
         return replay
-    recipient = await service.create_recipient(session, body, cipher=cipher)
+    recipient, issued = await service.create_recipient(session, body, cipher=cipher)
     location = f"/v1/recipients/{recipient.id}"
     response.headers["ETag"] = etag(recipient.version)
     response.headers["Location"] = location
     masked = RecipientRead.of(recipient, service.shown_addresses(cipher, recipient, reveal=False))
     await guard.remember(201, masked, location=location)
-    return await _shown(session, principal, cipher, recipient, action=None)
+    shown = await _shown(session, principal, cipher, recipient, action=None)
+    return _written(response, shown, issued)
 
 
 @router.get("", summary="List recipients, newest first")
@@ -106,12 +114,44 @@ async def replace_recipient(
     principal: PrincipalDep,
     cipher: CipherDep,
     if_match: IfMatchHeader = None,
-) -> RecipientRead:
-    recipient = await service.replace_recipient(
+) -> RecipientWritten:
+    """Adding a ``webhook_url`` issues its signing secret, in this answer only."""
+    recipient, issued = await service.replace_recipient(
         session, recipient_id, body, if_match=if_match, cipher=cipher
     )
     response.headers["ETag"] = etag(recipient.version)
-    return await _shown(session, principal, cipher, recipient, action=None)
+    shown = await _shown(session, principal, cipher, recipient, action=None)
+    return _written(response, shown, issued)
+
+
+@router.post(
+    "/{recipient_id}/webhook-secret/rotate",
+    summary="Rotate the webhook's signing secret (If-Match required)",
+)
+async def rotate_webhook_secret(
+    recipient_id: UUID,
+    request: Request,
+    session: SessionDep,
+    response: Response,
+    cipher: CipherDep,
+    if_match: IfMatchHeader = None,
+) -> WebhookSecretRotated:
+    """A new secret signs from now on; the previous one keeps signing beside it for
+    NOTIFIER_WEBHOOK_SECRET_OVERLAP_S, so the receiver can switch without losing a message.
+    The new secret is in this answer only."""
+    recipient = await service.get_recipient(session, recipient_id)
+    overlap = timedelta(seconds=request.app.state.settings.webhook_secret_overlap_s)
+    issued = await webhook_secrets.rotate_secret(
+        session, recipient, if_match=if_match, cipher=cipher, overlap=overlap
+    )
+    response.headers["ETag"] = etag(recipient.version)
+    response.headers["Cache-Control"] = "no-store"
+    return WebhookSecretRotated(
+        recipient_id=recipient.id,
+        webhook_secret=issued.secret,
+        previous_secret_expires_at=issued.previous_secret_expires_at,
+        version=recipient.version,
+    )
 
 
 @router.delete("/{recipient_id}", status_code=204, summary="Delete a recipient (If-Match)")
@@ -120,6 +160,15 @@ async def delete_recipient(
 ) -> Response:
     await service.delete_recipient(session, recipient_id, if_match=if_match)
     return Response(status_code=204)
+
+
+def _written(
+    response: Response, shown: RecipientRead, issued: webhook_secrets.IssuedSecret | None
+) -> RecipientWritten:
+    if issued is None:
+        return RecipientWritten(**shown.model_dump())
+    response.headers["Cache-Control"] = "no-store"  # a secret: no cache keeps it
+    return RecipientWritten(**shown.model_dump(), webhook_secret=issued.secret)
 
 
 async def _shown(

@@ -102,6 +102,15 @@ class RecipientRead(BaseModel):
     wecom_webhook_url: str | None = Field(description="scheme and host only unless an admin")
     dingtalk_webhook_url: str | None = Field(description="scheme and host only unless an admin")
     has_dingtalk_secret: bool = False  # the secret itself is never returned
+    has_webhook_secret: bool = Field(
+        default=False,
+        description="the webhook's signing secret exists; it is returned only once, when "
+        "issued (registering the webhook, or rotating)",
+    )
+    webhook_previous_secret_expires_at: datetime | None = Field(
+        default=None,
+        description="after a rotation: until when the previous secret still signs as well",
+    )
     channels: list[ChannelName]
     quiet_start: time | None
     quiet_end: time | None
@@ -118,5 +127,29 @@ class RecipientRead(BaseModel):
             update={
                 **shown,
                 "has_dingtalk_secret": getattr(recipient, "dingtalk_secret", None) is not None,
+                "has_webhook_secret": getattr(recipient, "webhook_secret", None) is not None,
             }
         )
+
+
+class RecipientWritten(RecipientRead):
+    """The answer to a create or replace: the recipient, and the webhook's signing secret when
+    this request registered the webhook — shown this once, never again."""
+
+    webhook_secret: str | None = Field(
+        default=None,
+        description="whsec_… signing secret of the webhook registered by this request (only "
+        "then; store it at the receiver now, it is not shown again)",
+    )
+
+
+class WebhookSecretRotated(BaseModel):
+    """A rotated webhook secret, shown this once."""
+
+    recipient_id: UUID
+    webhook_secret: str = Field(description="the new current whsec_… secret; not shown again")
+    previous_secret_expires_at: datetime | None = Field(
+        description="until when the previous secret signs too (messages carry both "
+        "signatures); null when there was no previous secret or no overlap is configured"
+    )
+    version: int

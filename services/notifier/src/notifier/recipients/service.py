@@ -25,6 +25,7 @@ from notifier.privacy import (
 )
 from notifier.recipients.models import Recipient
 from notifier.recipients.schemas import RecipientIn
+from notifier.recipients.webhook_secrets import IssuedSecret, follow_address
 from notifier.rules.service import rules_naming_recipient
 
 
@@ -112,14 +113,17 @@ async def _refuse_taken_user_id(
 
 async def create_recipient(
     session: AsyncSession, data: RecipientIn, *, cipher: FieldCipher
-) -> Recipient:
+) -> tuple[Recipient, IssuedSecret | None]:
+    """The new recipient, and its webhook's signing secret if it has a webhook (to be shown
+    once, to the admin registering it)."""
     await _refuse_taken_user_id(session, data.user_id)
     recipient_id = uuid.uuid4()
     recipient = Recipient(id=recipient_id, version=1, **_sealed_columns(cipher, recipient_id, data))
+    issued = follow_address(recipient, had_webhook=False, cipher=cipher)
     session.add(recipient)
     await session.flush()
     await session.refresh(recipient)
-    return recipient
+    return recipient, issued
 
 
 async def get_recipient(
@@ -144,16 +148,20 @@ async def replace_recipient(
     *,
     if_match: str | None,
     cipher: FieldCipher,
-) -> Recipient:
+) -> tuple[Recipient, IssuedSecret | None]:
+    """The replaced recipient, and a signing secret if a webhook was registered by this
+    replacement (a webhook it keeps keeps its secret; one it removes loses it)."""
     recipient = await get_recipient(session, recipient_id)
     check_if_match(if_match, recipient.version, "recipient", required=True)
     await _refuse_taken_user_id(session, data.user_id, but=recipient_id)
+    had_webhook = recipient.webhook_url is not None
     for name, value in _sealed_columns(cipher, recipient_id, data).items():
         setattr(recipient, name, value)
+    issued = follow_address(recipient, had_webhook=had_webhook, cipher=cipher)
     recipient.version += 1
     recipient.updated_at = datetime.now(UTC)
     await session.flush()
-    return recipient
+    return recipient, issued
 
 
 async def delete_recipient(
