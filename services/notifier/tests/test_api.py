@@ -139,6 +139,8 @@ async def test_a_replayed_recipient_is_masked_and_its_key_keeps_no_personal_data
     again = await client.post("/v1/recipients", json=desk, headers=key)
     assert again.status_code == 201 and again.json()["id"] == first.json()["id"]
     assert again.json()["email"] != "idem@chenlu.example"  # masked
+    secret = first.json()["webhook_secret"]  # the webhook's signing secret, shown once
+    assert secret.startswith("whsec_") and again.json().get("webhook_secret") is None
     assert again.headers["etag"] == '"1"'
     assert await _counts(client) == before
     async with app.state.sessions() as session:
@@ -151,6 +153,7 @@ async def test_a_replayed_recipient_is_masked_and_its_key_keeps_no_personal_data
             )
         ).one()
     assert "idem@chenlu.example" not in stored[1] and len(stored[0]) == 64
+    assert secret not in stored[1]
 
 
 @pytest.mark.parametrize(

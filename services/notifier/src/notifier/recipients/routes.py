@@ -39,7 +39,7 @@ from notifier.recipients.schemas import (
 router = APIRouter(prefix="/v1/recipients", tags=["recipients"], responses=PROBLEM_RESPONSES)
 
 
-@router.post("", status_code=201, response_model=RecipientRead, summary="Register a recipient")
+@router.post("", status_code=201, response_model=RecipientWritten, summary="Register a recipient")
 async def create_recipient(
     body: RecipientIn,
     session: SessionDep,
