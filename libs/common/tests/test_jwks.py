@@ -307,3 +307,26 @@ def test_the_settings_configure_the_cache_and_refuse_a_refetch_beyond_half_its_l
     monkeypatch.setenv("GOV_AUTH_JWKS_MIN_REFETCH_S", "61")
     with pytest.raises(ValidationError, match="GOV_AUTH_JWKS_MIN_REFETCH_S=61 must be at most"):
         ServiceSettings()
+
+
+async def test_a_caller_going_away_does_not_cut_the_fetch_short(
+    issuer: tuple[Issuer, str], keys: tuple[SigningKey, SigningKey]
+) -> None:
+    served, url = issuer
+    served.entered, served.gate = asyncio.Event(), asyncio.Event()
+    verifier = _verifier(url, Clock())
+    token = served.token(keys[0])
+    first = asyncio.create_task(verifier.principal(token))
+    await served.entered.wait()
+    first.cancel()  # the client disconnected while its request waited for the JWKS
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    served.gate.set()
+    # The next request, within GOV_AUTH_JWKS_MIN_REFETCH_S, finds the keys that fetch brought.
+    assert verifier.jwks is not None
+    for _ in range(500):  # let the fetch, if it still runs, finish
+        if verifier.jwks.expires_at > 0:
+            break
+        await asyncio.sleep(0.01)
+    assert (await verifier.principal(token)).subject == "u-1"
+    assert served.requests == 1

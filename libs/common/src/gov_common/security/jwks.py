@@ -73,7 +73,7 @@ class JwksCache:
         self._attempted_at = -math.inf  # last fetch, whatever its outcome
         self._lock: asyncio.Lock | None = None
         self._lock_loop: asyncio.AbstractEventLoop | None = None
-        self.fetches = 0  # how many times the issuer was asked (tests, metrics)
+        self._inflight: asyncio.Future[None] | None = None
 
     @property
     def expires_at(self) -> float:
@@ -103,7 +103,11 @@ class JwksCache:
             async with lock:
                 # Another request may have fetched while this one waited for the lock.
                 if self._due(self._clock(), kid not in self._keys):
-                    await self._fetch()
+                    # Shielded: a caller that goes away (a client disconnecting) does not cut
+                    # the fetch short, which would leave the set unfetched until the next
+                    # allowed attempt.
+                    self._inflight = asyncio.ensure_future(self._fetch())
+                    await asyncio.shield(self._inflight)
         now = self._clock()
         if now > self.expires_at:
             raise KeysUnavailableError(
@@ -128,7 +132,6 @@ class JwksCache:
 
     async def _fetch(self) -> None:
         self._attempted_at = self._clock()
-        self.fetches += 1
         try:
             async with httpx.AsyncClient(
                 timeout=self._timeout, transport=self._transport, follow_redirects=False
