@@ -65,7 +65,9 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("aiokafka", "kafka"):
+    # httpx and httpcore log every URL they call at INFO/DEBUG: a robot's webhook URL carries
+    # its access token, so they speak only when something is wrong.
+    for noisy in ("aiokafka", "kafka", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     logging.getLogger("uvicorn.access").disabled = True  # RequestContextMiddleware logs requests
     for name in ("uvicorn", "uvicorn.error"):
