@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import shlex
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -459,6 +460,38 @@ def test_repo_built_containers_are_hardened(
         assert any(str(t).split(":")[0] == "/tmp" for t in tmpfs), f"{name}: tmpfs /tmp"
         user = str(service.get("user", "")).split(":")[0]
         assert user not in {"root", "0"}, f"{name}: must not override the user to root"
+
+
+def _env_instruction(args: str) -> dict[str, str]:
+    """``ENV A=1 B="x y"`` (or the legacy ``ENV A 1``) as a mapping."""
+    words = shlex.split(args)
+    if words and "=" not in words[0]:
+        return {words[0]: " ".join(words[1:])}
+    return dict(word.split("=", 1) for word in words)
+
+
+@pytest.mark.parametrize("service_dir", service_dirs(), ids=lambda p: p.name)
+def test_an_image_started_without_configuration_runs_as_production(service_dir: Path) -> None:
+    """Production refuses the public development secrets: an image run with no environment
+    stops with a message naming them instead of serving on them."""
+    _, stages = dockerfile_stages(service_dir / "Dockerfile")
+    env: dict[str, str] = {}
+    for keyword, args in stages[-1]:
+        if keyword == "ENV":
+            env.update(_env_instruction(args))
+    assert env.get("GOV_ENVIRONMENT") == "production", (
+        f"services/{service_dir.name}/Dockerfile: the final stage must set "
+        "ENV GOV_ENVIRONMENT=production"
+    )
+
+
+def test_compose_says_development_for_every_repo_built_container(
+    services: dict[str, dict[str, Any]], repo_built: dict[str, Path]
+) -> None:
+    """The images default to production; the development stack must say development."""
+    assert repo_built
+    for name in repo_built:
+        assert environment_of(services[name]).get("GOV_ENVIRONMENT") == "development", name
 
 
 @pytest.mark.parametrize("service_dir", service_dirs(), ids=lambda p: p.name)

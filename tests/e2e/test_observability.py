@@ -4,6 +4,7 @@ processes, and the Prometheus series each service exposes."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import secrets
 
@@ -48,6 +49,24 @@ async def test_one_trace_id_runs_from_the_http_call_to_the_webhook_delivery(suit
     assert any(name.startswith("POST /v1/cases") for name in petitions), petitions
     assert f"process {suite.topic_prefix}petitions.case-events" in notifier, notifier
     assert "deliver webhook" in notifier
+    # The log lines of the request and of the consumed event carry the same trace id.
+    assert "http.request" in _log_messages(suite.petitions.log_path.read_text(), trace_id)
+    assert "notifier.event_planned" in _log_messages(suite.notifier.log_path.read_text(), trace_id)
+
+
+def _log_messages(log_text: str, trace_id: str) -> set[str]:
+    """The messages of the JSON log lines (not the exported spans) carrying ``trace_id``."""
+    found = set()
+    for line in log_text.splitlines():
+        if not line.startswith('{"') or trace_id not in line:
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError:  # a line of an exported span, not a log line
+            continue
+        if entry.get("trace_id") == trace_id and len(str(entry.get("span_id", ""))) == 16:
+            found.add(str(entry.get("message")))
+    return found
 
 
 SERIES = {

@@ -46,13 +46,15 @@ async def test_clients_and_people_get_tokens_the_jwks_verifies(app: FastAPI) -> 
             auth=("city-hotline", "s3cret-client"),
         )
         assert basic.status_code == 200 and basic.json()["token_type"] == "Bearer"
-        assert verifier.principal(basic.json()["access_token"]).roles == {Role.SYSTEM_CLIENT}
+        assert (await verifier.principal(basic.json()["access_token"])).roles == {
+            Role.SYSTEM_CLIENT
+        }
 
         person = await client.post(
             "/oauth/token",
             data={"grant_type": "password", "username": "li.hua", "password": "pa55word"},
         )
-        principal = verifier.principal(person.json()["access_token"])
+        principal = await verifier.principal(person.json()["access_token"])
         assert (principal.subject, principal.org_unit) == ("li.hua", "610203101")
 
 

@@ -101,3 +101,25 @@ async def test_the_consumer_span_continues_the_trace_of_the_request(
     assert consumer_span.parent is not None
     assert consumer_span.parent.span_id == request_context.span_id
     assert consumer_span.attributes["messaging.message.id"] == event.id
+
+
+async def test_a_credential_in_a_query_string_never_reaches_a_span(
+    spans: InMemorySpanExporter,
+) -> None:
+    router = APIRouter()
+
+    @router.get("/v1/open")
+    async def read() -> dict[str, str]:
+        return {}
+
+    app = create_service_app(
+        title="t", description="", version="0", routers=[router], readiness=Readiness()
+    )
+    secret = "gk_0123456789abcdef_" + "S" * 43
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as client:
+        assert (await client.get("/v1/open", params={"q": "lamp", "api_key": secret})).is_success
+    [server] = [s for s in spans.get_finished_spans() if s.kind == trace.SpanKind.SERVER]
+    recorded = " ".join(str(v) for s in spans.get_finished_spans() for v in s.attributes.values())
+    assert secret not in recorded
+    assert "api_key=REDACTED" in recorded and "q=lamp" in recorded  # the rest is kept
+    assert server.name == "GET /v1/open"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import httpx
 import jwt
@@ -54,26 +55,26 @@ def _verifier(*published: SigningKey) -> JwtVerifier:
     return JwtVerifier(TokenSettings(issuer=ISSUER, audience=AUDIENCE, jwks=jwks))
 
 
-def test_a_valid_token_gives_its_principal(keys: tuple[SigningKey, SigningKey]) -> None:
+async def test_a_valid_token_gives_its_principal(keys: tuple[SigningKey, SigningKey]) -> None:
     token = _issuer(keys[0]).issue("u-17", [Role.HANDLER], org_unit="610203101")
-    principal = _verifier(keys[0]).principal(token)
+    principal = await _verifier(keys[0]).principal(token)
     assert principal.subject == "u-17"
     assert principal.roles == {Role.HANDLER}
     assert principal.org_unit == "610203101"
 
 
-def test_rotation_old_and_new_keys_verify_while_both_are_published(
+async def test_rotation_old_and_new_keys_verify_while_both_are_published(
     keys: tuple[SigningKey, SigningKey],
 ) -> None:
     old, new = keys
     verifier = _verifier(new, old)
-    assert verifier.principal(_issuer(old).issue("a", [Role.ADMIN])).subject == "a"
-    assert verifier.principal(_issuer(new).issue("b", [Role.ADMIN])).subject == "b"
+    assert (await verifier.principal(_issuer(old).issue("a", [Role.ADMIN]))).subject == "a"
+    assert (await verifier.principal(_issuer(new).issue("b", [Role.ADMIN]))).subject == "b"
     with pytest.raises(InvalidTokenError, match="signing key not found"):
-        _verifier(new).principal(_issuer(old).issue("a", [Role.ADMIN]))
+        await _verifier(new).principal(_issuer(old).issue("a", [Role.ADMIN]))
 
 
-def test_a_verified_token_is_remembered_briefly_and_never_past_its_expiry(
+async def test_a_verified_token_is_remembered_briefly_and_never_past_its_expiry(
     keys: tuple[SigningKey, SigningKey],
 ) -> None:
     jwks = TokenIssuer(issuer=ISSUER, audience=AUDIENCE, keys=[keys[0]]).jwks()
@@ -81,9 +82,9 @@ def test_a_verified_token_is_remembered_briefly_and_never_past_its_expiry(
     verified: list[str] = []
 
     class Counting(JwtVerifier):
-        def verify(self, token: str) -> dict[str, object]:
+        async def _verify(self, token: str) -> tuple[dict[str, Any], float]:
             verified.append(token)
-            return super().verify(token)
+            return await super()._verify(token)
 
     verifier = Counting(
         TokenSettings(issuer=ISSUER, audience=AUDIENCE, jwks=jwks, leeway_s=0),
@@ -91,21 +92,21 @@ def test_a_verified_token_is_remembered_briefly_and_never_past_its_expiry(
         clock=lambda: now[0],
     )
     short = _issuer(keys[0]).issue("u-1", [Role.OPERATOR], now=int(now[0]), ttl_s=60)
-    assert verifier.principal(short).subject == "u-1"
-    assert verifier.principal(short).subject == "u-1"
+    assert (await verifier.principal(short)).subject == "u-1"
+    assert (await verifier.principal(short)).subject == "u-1"
     assert len(verified) == 1  # the second request did not check the signature again
     now[0] += 31  # past what is remembered: verified again
-    assert verifier.principal(short).subject == "u-1" and len(verified) == 2
+    assert (await verifier.principal(short)).subject == "u-1" and len(verified) == 2
     # Remembered from +31 s until its exp (+60 s), not for 30 s more: at +61 s it is checked
     # again (and refused once the real clock passes its exp).
     now[0] += 29
-    verifier.principal(short)
+    await verifier.principal(short)
     assert len(verified) == 2
     now[0] += 1
-    verifier.principal(short)
+    await verifier.principal(short)
     assert len(verified) == 3
     other = _issuer(keys[0]).issue("u-2", [Role.OPERATOR])
-    assert verifier.principal(other).subject == "u-2"  # another token is its own entry
+    assert (await verifier.principal(other)).subject == "u-2"  # another token is its own entry
 
 
 @pytest.mark.parametrize(
@@ -138,11 +139,11 @@ def test_a_verified_token_is_remembered_briefly_and_never_past_its_expiry(
         (lambda k: "not.a.token", "malformed"),
     ],
 )
-def test_untrustworthy_tokens_are_refused(
+async def test_untrustworthy_tokens_are_refused(
     keys: tuple[SigningKey, SigningKey], make, reason: str
 ) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(InvalidTokenError, match=reason):
-        _verifier(keys[0]).principal(make(keys[0]))
+        await _verifier(keys[0]).principal(make(keys[0]))
 
 
 def test_field_cipher_round_trips_binds_context_and_rotates() -> None:

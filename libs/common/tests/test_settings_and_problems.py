@@ -3,7 +3,7 @@
 import httpx
 import pytest
 from fastapi import FastAPI
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError
 
 from gov_common.messaging.kafka import backoff_delay
 from gov_common.problems import PROBLEM_JSON, NotFoundError, install_problem_handlers
@@ -13,17 +13,41 @@ from gov_common.settings import ServiceSettings
 
 class _Settings(ServiceSettings):
     token: SecretStr = SecretStr("dev-only-change-me")
+    webhook_secret: SecretStr = Field(
+        default=SecretStr("dev-only-change-me"), alias="NOTIFIER_WEBHOOK_SECRET"
+    )
+
+
+SECRET_VARIABLES = ("GOV_PII_KEYS", "GOV_PII_INDEX_KEY", "TOKEN", "NOTIFIER_WEBHOOK_SECRET")
+
+
+def test_production_without_its_secrets_refuses_to_start_naming_the_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What an image (GOV_ENVIRONMENT=production) started without configuration does."""
+    for variable in SECRET_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("GOV_ENVIRONMENT", "production")
+    with pytest.raises(ValidationError) as refused:
+        _Settings()
+    assert (
+        "refusing to start in production (GOV_ENVIRONMENT): set GOV_PII_INDEX_KEY, "
+        "GOV_PII_KEYS, NOTIFIER_WEBHOOK_SECRET, TOKEN (unset or a development placeholder"
+    ) in str(refused.value)
+    # One real value is not enough: the message names what is still missing.
+    monkeypatch.setenv("GOV_PII_KEYS", f"2026:{new_key()}")
+    with pytest.raises(ValidationError, match=r"set GOV_PII_INDEX_KEY, NOTIFIER_WEBHOOK_SECRET"):
+        _Settings()
 
 
 def test_placeholder_secret_is_fine_in_development_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GOV_ENVIRONMENT", "development")
     assert _Settings().token.get_secret_value() == "dev-only-change-me"
     monkeypatch.setenv("GOV_ENVIRONMENT", "production")
-    with pytest.raises(
-        ValidationError,
-        match="refusing to start in production: set real values for pii_index_key, pii_keys, token",
-    ):
+    monkeypatch.setenv("GOV_PII_KEYS", "dev-only-change-me")  # a placeholder set explicitly
+    with pytest.raises(ValidationError, match="set GOV_PII_INDEX_KEY, GOV_PII_KEYS, NOTIFIER_"):
         _Settings()
+    monkeypatch.setenv("NOTIFIER_WEBHOOK_SECRET", "another-real-secret-from-the-vault")
     monkeypatch.setenv("TOKEN", "a-real-secret-from-the-vault")
     monkeypatch.setenv("GOV_PII_KEYS", f"2026:{new_key()}")
     monkeypatch.setenv("GOV_PII_ACTIVE_KEY", "2026")

@@ -58,10 +58,11 @@ async def open311_app(settings: Settings) -> AsyncIterator[FastAPI]:
 
 @pytest.fixture
 async def http(open311_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """An Open311 client: the filing system, its API key on every request as ``api_key``."""
+    """An Open311 client: the filing system, its API key in the ``X-API-Key`` header on every
+    request (and as ``api_key`` in the body of its POSTs, where GeoReport v2 puts it)."""
     transport = httpx.ASGITransport(open311_app)
     async with httpx.AsyncClient(
-        transport=transport, base_url="http://petitions", params={"api_key": KEY}
+        transport=transport, base_url="http://petitions", headers={"X-API-Key": KEY}
     ) as client:
         yield client
 
@@ -454,6 +455,38 @@ async def test_filing_without_a_valid_api_key_is_an_open311_401_and_writes_nothi
             else:
                 assert xml(response).findtext("error/code") == "401"
     assert await counts(open311_app) == before
+
+
+async def test_an_api_key_in_a_query_string_authenticates_nothing_and_is_never_logged(
+    open311_app: FastAPI, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A URL ends up in proxy and access logs, so the key is taken from a POST body (or the
+    X-API-Key header) only: a read with ``?api_key=`` is a 401 saying where the key goes, the
+    public reads answer as they do without it, and a POST with the key in its URL files
+    nothing."""
+    filed = request_form(api_key=None)
+    before = await counts(open311_app)
+    transport = httpx.ASGITransport(open311_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://petitions") as client:
+        for path in (f"{BASE}/requests.json", f"{BASE}/requests/RX2026-00000001.json"):
+            response = await client.get(path, params={"api_key": KEY})
+            assert response.status_code == 401, (path, response.text)
+            [error] = response.json()
+            assert error["code"] == 401
+            assert "api_key in the query string is not accepted" in error["description"]
+            assert "X-API-Key" in error["description"]
+        xml_refusal = await client.get(f"{BASE}/requests.xml", params={"api_key": KEY})
+        assert xml(xml_refusal).findtext("error/code") == "401"
+        # Discovery and the service list are public: the key changes nothing there.
+        assert (await client.get(f"{BASE}/services.json", params={"api_key": KEY})).is_success
+        posted = await client.post(f"{BASE}/requests.json", params={"api_key": KEY}, data=filed)
+        assert posted.status_code == 401, posted.text
+    assert await counts(open311_app) == before
+    out, err = capfd.readouterr()
+    assert "http.request" in out  # the service's logs were captured
+    assert KEY not in out + err
+    secret = KEY.rsplit("_", 1)[1]
+    assert secret not in out + err
 
 
 async def test_a_role_that_may_not_file_gets_an_open311_403(

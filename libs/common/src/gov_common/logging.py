@@ -1,4 +1,6 @@
-"""JSON logs through structlog, with the request id bound to every line of a request."""
+"""JSON logs through structlog, with the request id bound to every line of a request and the
+trace and span ids of OpenTelemetry's current span on every line written inside one (a traced
+request, a consumed event's handler), so a line leads to its trace and back."""
 
 from __future__ import annotations
 
@@ -8,14 +10,29 @@ import uuid
 from typing import Any
 
 import structlog
+from opentelemetry import trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from structlog.typing import EventDict, WrappedLogger
 
 REQUEST_ID_HEADER = "x-request-id"
+
+
+def add_trace_context(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    """``trace_id`` (32 hex digits) and ``span_id`` (16) of the current span, as W3C
+    ``traceparent`` writes them. Without a tracer provider the current span is the caller's
+    (from its ``traceparent``): the line still carries the caller's trace. Outside any trace,
+    nothing is added."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event_dict.setdefault("trace_id", format(context.trace_id, "032x"))
+        event_dict.setdefault("span_id", format(context.span_id, "016x"))
+    return event_dict
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        add_trace_context,
         structlog.stdlib.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
@@ -48,7 +65,9 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("aiokafka", "kafka"):
+    # httpx and httpcore log every URL they call at INFO/DEBUG: a robot's webhook URL carries
+    # its access token, so they speak only when something is wrong.
+    for noisy in ("aiokafka", "kafka", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     logging.getLogger("uvicorn.access").disabled = True  # RequestContextMiddleware logs requests
     for name in ("uvicorn", "uvicorn.error"):

@@ -86,6 +86,15 @@ class ServiceSettings(BaseSettings):
     auth_audience: str = Field(default="gov-suite", alias="GOV_AUTH_AUDIENCE")
     auth_jwks_url: str | None = Field(default=None, alias="GOV_AUTH_JWKS_URL")
     auth_jwks: str | None = Field(default=None, alias="GOV_AUTH_JWKS")  # a JWKS as JSON
+    # Keys fetched from GOV_AUTH_JWKS_URL are trusted this long after the fetch that returned
+    # them (a key dropped from the JWKS is refused at most this much later; fetched again
+    # after half of it); a token's unknown kid fetches again at most once per
+    # GOV_AUTH_JWKS_MIN_REFETCH_S; a fetch gives up after GOV_AUTH_JWKS_TIMEOUT_S.
+    auth_jwks_cache_ttl_s: float = Field(
+        default=300.0, alias="GOV_AUTH_JWKS_CACHE_TTL_S", gt=0, le=86_400
+    )
+    auth_jwks_min_refetch_s: float = Field(default=30.0, alias="GOV_AUTH_JWKS_MIN_REFETCH_S", ge=0)
+    auth_jwks_timeout_s: float = Field(default=5.0, alias="GOV_AUTH_JWKS_TIMEOUT_S", gt=0, le=60)
     # Personal data at rest: "kid:base64url-32-byte-key,..." and the key new writes use.
     pii_keys: SecretStr = Field(default=SecretStr(DEV_PII_KEYS), alias="GOV_PII_KEYS")
     pii_active_key: str = Field(default="dev", alias="GOV_PII_ACTIVE_KEY")
@@ -128,20 +137,39 @@ class ServiceSettings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _jwks_refetch_within_lifetime(self) -> Self:
+        if self.auth_jwks_min_refetch_s > self.auth_jwks_cache_ttl_s / 2:
+            raise ValueError(
+                f"GOV_AUTH_JWKS_MIN_REFETCH_S={self.auth_jwks_min_refetch_s:g} must be at most "
+                f"half of GOV_AUTH_JWKS_CACHE_TTL_S={self.auth_jwks_cache_ttl_s:g}, or the keys "
+                "would expire before they may be fetched again"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Self:
+        """Outside development and test, every secret must be set to a real value: one left
+        unset runs on its development default, which is public (it is in this file)."""
         if self.environment is Environment.DEVELOPMENT or self.environment is Environment.TEST:
             return self
         weak = [
-            name
+            self.variable_of(name)
             for name, value in self.secrets().items()
             if value.get_secret_value() in DEVELOPMENT_ONLY_SECRETS
         ]
         if weak:
             raise ValueError(
-                f"refusing to start in {self.environment.value}: set real values for "
+                f"refusing to start in {self.environment.value} (GOV_ENVIRONMENT): set "
                 + ", ".join(sorted(weak))
+                + " (unset or a development placeholder; the defaults are public)"
             )
         return self
+
+    @classmethod
+    def variable_of(cls, name: str) -> str:
+        """The environment variable a field is read from."""
+        alias = cls.model_fields[name].alias
+        return alias if alias else name.upper()
 
     def topic(self, name: str) -> str:
         return f"{self.kafka_topic_prefix}{name}"

@@ -8,8 +8,10 @@ standard ``OTEL_TRACES_EXPORTER`` (``none``, ``console`` or ``otlp``; the OTLP e
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from opentelemetry import context as otel_context
@@ -21,6 +23,11 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExport
 from opentelemetry.trace import Span, SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+# Query parameters whose values never go into a span: credentials a client put in a URL
+# although it should not (the services accept API keys from headers and POST bodies only).
+_SECRET_QUERY = re.compile(r"(?i)((?:^|[?&])(?:api_key|access_token)=)[^&#]*")
+_URL_ATTRIBUTES = ("http.url", "http.target", "url.full", "url.query")
 
 _propagator = TraceContextTextMapPropagator()
 _configured = {"done": False}
@@ -55,7 +62,22 @@ def instrument_app(app: FastAPI) -> None:
         return
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls="healthz,readyz,metrics", server_request_hook=_redact_secrets
+    )
+
+
+def _redact_secrets(span: Span, scope: dict[str, Any]) -> None:
+    """The server span records the request's URL: without the value of an ``api_key`` (or
+    ``access_token``) the client put in its query string."""
+    query = scope.get("query_string") or b""
+    if not _SECRET_QUERY.search(query.decode("latin-1")):
+        return
+    attributes = getattr(span, "attributes", None) or {}
+    for name in _URL_ATTRIBUTES:
+        value = attributes.get(name)
+        if isinstance(value, str):
+            span.set_attribute(name, _SECRET_QUERY.sub(r"\1REDACTED", value))
 
 
 class TraceContextMiddleware:

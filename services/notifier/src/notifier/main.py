@@ -3,8 +3,6 @@ of delivery outcomes, and the API for recipients, rules, templates and deliverie
 
 from __future__ import annotations
 
-import logging
-
 from fastapi import FastAPI, Request
 
 from gov_common.app import Workers, create_service_app, lifespan_with_workers
@@ -55,8 +53,8 @@ def _notifier_keys(request: Request) -> tuple[FieldCipher, BlindIndex]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_observability(settings)
-    # httpx logs every request's full URL at INFO, and robot webhook URLs carry their token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # (httpx logs every URL at INFO, and robot webhook URLs carry their token: configure_logging
+    # keeps it to warnings.)
     engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
     sessions = create_session_factory(engine)
     # Recipients' addresses and robot secrets are encrypted at rest (notifier.privacy).

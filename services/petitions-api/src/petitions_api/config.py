@@ -90,7 +90,8 @@ class Settings(ServiceSettings):
 
     # Open311 GeoReport v2 (/open311/v2): the contact and key_service texts of discovery.json,
     # and the public base URL when behind a proxy. Filing clients authenticate with an API key
-    # from the shared API-key table (POST /v1/api-keys), sent as Open311's ``api_key``.
+    # from the shared API-key table (POST /v1/api-keys), sent as Open311's ``api_key`` field of
+    # a POST body or the X-API-Key header (never a query string).
     open311_contact: str = Field(
         default="12345 hotline centre of the district", alias="PETITIONS_OPEN311_CONTACT"
     )

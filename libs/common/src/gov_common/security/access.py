@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gov_common.problems import ProblemError
 from gov_common.security.principal import Principal, Role
-from gov_common.security.tokens import InvalidTokenError, JwtVerifier
+from gov_common.security.tokens import InvalidTokenError, JwtVerifier, KeysUnavailableError
 
 # Routes that answer anyone: probes, docs, and the token endpoint itself.
 PUBLIC_ROUTES = frozenset(
@@ -45,6 +45,15 @@ class UnauthenticatedError(ProblemError):
             detail,
             problem_type="unauthenticated",
             headers={"WWW-Authenticate": 'Bearer realm="gov-suite"'},
+        )
+
+
+class SigningKeysUnavailableError(ProblemError):
+    """The token may well be valid, but no key set can be trusted to check it right now."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            503, detail, problem_type="signing-keys-unavailable", headers={"Retry-After": "30"}
         )
 
 
@@ -87,6 +96,9 @@ def route_keys(app: FastAPI) -> list[tuple[str, str]]:
 
 
 class Authenticator:
+    # Where an API key goes, as a 401 tells a client that sent one in the query string.
+    api_key_placement = "in the X-API-Key header"
+
     def __init__(
         self, verifier: JwtVerifier | None = None, api_keys: ApiKeyLookup | None = None
     ) -> None:
@@ -100,11 +112,19 @@ class Authenticator:
             if self._verifier is None:
                 raise UnauthenticatedError("bearer tokens are not accepted here")
             try:
-                return self._verifier.principal(credentials.strip())
+                return await self._verifier.principal(credentials.strip())
             except InvalidTokenError as exc:
                 raise UnauthenticatedError(str(exc)) from exc
-        # Open311 clients send api_key as a parameter; others the X-API-Key header.
-        api_key = request.headers.get("x-api-key") or request.query_params.get("api_key")
+            except KeysUnavailableError as exc:
+                raise SigningKeysUnavailableError(str(exc)) from exc
+        # Only as a header: a key in a URL ends up in proxy and access logs. (Open311 clients
+        # may send theirs as a field of a POST body: petitions-api reads that one.)
+        api_key = request.headers.get("x-api-key")
+        if not api_key and "api_key" in request.query_params:
+            raise UnauthenticatedError(
+                "api_key in the query string is not accepted (URLs end up in logs): send the "
+                f"key {self.api_key_placement}"
+            )
         if api_key:
             principal = await self._api_keys(session, api_key) if self._api_keys else None
             if principal is None:

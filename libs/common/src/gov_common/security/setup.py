@@ -48,6 +48,9 @@ def jwt_verifier(settings: ServiceSettings) -> JwtVerifier | None:
                 issuer=settings.auth_issuer,
                 audience=settings.auth_audience,
                 jwks_url=settings.auth_jwks_url,
+                jwks_ttl_s=settings.auth_jwks_cache_ttl_s,
+                jwks_min_refetch_s=settings.auth_jwks_min_refetch_s,
+                jwks_timeout_s=settings.auth_jwks_timeout_s,
             )
         )
     return None

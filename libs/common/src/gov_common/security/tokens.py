@@ -3,23 +3,38 @@ small built-in issuer for machine clients and for people where no identity provi
 
 Verification accepts RS256 and ES256 only, requires ``exp``, ``iss``, ``aud`` and ``sub``, and
 looks keys up by ``kid`` so keys can rotate: publish the new key in the JWKS beside the old
-one, start signing with it, and drop the old one after the longest token lifetime.
+one, start signing with it, and drop the old one after the longest token lifetime. Keys from a
+JWKS URL are trusted for a bounded time (:mod:`gov_common.security.jwks`): a dropped key is
+refused within ``GOV_AUTH_JWKS_CACHE_TTL_S``.
 """
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from jwt import PyJWK, PyJWKClient, PyJWKSet
+from jwt import PyJWK, PyJWKSet
 
+from gov_common.security.jwks import JwksCache, KeysUnavailableError, TrustedKey
 from gov_common.security.principal import AuthMethod, Principal, Role
+
+__all__ = [
+    "ALGORITHMS",
+    "InvalidTokenError",
+    "JwtVerifier",
+    "KeysUnavailableError",
+    "SigningKey",
+    "TokenIssuer",
+    "TokenSettings",
+]
 
 ALGORITHMS = ("RS256", "ES256")
 
@@ -36,15 +51,19 @@ class TokenSettings:
     jwks: Mapping[str, Any] | None = None
     jwks_url: str | None = None
     leeway_s: int = 30
+    # A JWKS URL's keys: trusted this long after the fetch that returned them; fetched again
+    # for an unknown kid at most once per min_refetch_s; each fetch times out after timeout_s.
+    jwks_ttl_s: float = 300.0
+    jwks_min_refetch_s: float = 30.0
+    jwks_timeout_s: float = 5.0
 
 
 class JwtVerifier:
     """Verifies bearer tokens. A client sends the same token with every request until it
     expires, so :meth:`principal` remembers a verified token (by its exact text, signature
-    included) for at most ``remember_s`` seconds and never past its ``exp`` (plus leeway):
-    the signature check is the costliest step of a request. What the remembering delays is
-    only a key's removal from a JWKS URL, by at most ``remember_s`` beyond the JWKS cache's
-    own 300 s."""
+    included) for at most ``remember_s`` seconds, never past its ``exp`` (plus leeway) and
+    never past the time its key is trusted: the signature check is the costliest step of a
+    request, and remembering must not stretch a dropped key's life beyond the JWKS cache's."""
 
     def __init__(
         self,
@@ -53,6 +72,7 @@ class JwtVerifier:
         remember_s: float = 30.0,
         remember_max: int = 1024,
         clock: Callable[[], float] = time.time,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if (settings.jwks is None) == (settings.jwks_url is None):
             raise ValueError("configure exactly one of a JWKS document or a JWKS URL")
@@ -63,16 +83,23 @@ class JwtVerifier:
         # token → (principal, until): verified tokens, oldest first.
         self._verified: dict[str, tuple[Principal, float]] = {}
         self._keys: dict[str, PyJWK] = {}
-        self._client: PyJWKClient | None = None
+        self.jwks: JwksCache | None = None
         if settings.jwks is not None:
             self._keys = {
                 k.key_id: k for k in PyJWKSet.from_dict(dict(settings.jwks)).keys if k.key_id
             }
         else:
             assert settings.jwks_url is not None
-            self._client = PyJWKClient(settings.jwks_url, cache_keys=True, lifespan=300)
+            self.jwks = JwksCache(
+                settings.jwks_url,
+                ttl_s=settings.jwks_ttl_s,
+                min_refetch_s=settings.jwks_min_refetch_s,
+                timeout_s=settings.jwks_timeout_s,
+                clock=clock,
+                transport=transport,
+            )
 
-    def _key_for(self, token: str) -> Any:
+    async def _key_for(self, token: str) -> TrustedKey:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -80,21 +107,28 @@ class JwtVerifier:
         if header.get("alg") not in ALGORITHMS:
             raise InvalidTokenError(f"algorithm {header.get('alg')!r} is not accepted")
         kid = header.get("kid")
-        if self._client is not None:
+        if not isinstance(kid, str) or not kid:
+            raise InvalidTokenError("token names no signing key (kid)")
+        if self.jwks is not None:
             try:
-                return self._client.get_signing_key_from_jwt(token).key
-            except jwt.PyJWTError as exc:
+                return await self.jwks.key(kid)
+            except LookupError as exc:
                 raise InvalidTokenError("signing key not found") from exc
         if kid not in self._keys:
             raise InvalidTokenError("signing key not found")
-        return self._keys[kid].key
+        return TrustedKey(self._keys[kid].key, math.inf)
 
-    def verify(self, token: str) -> dict[str, Any]:
-        key = self._key_for(token)
+    async def verify(self, token: str) -> dict[str, Any]:
+        """The token's claims; raises :class:`InvalidTokenError` (or
+        :class:`KeysUnavailableError` when no key set can be trusted right now)."""
+        return (await self._verify(token))[0]
+
+    async def _verify(self, token: str) -> tuple[dict[str, Any], float]:
+        trusted = await self._key_for(token)
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
-                key=key,
+                key=trusted.key,
                 algorithms=list(ALGORITHMS),
                 audience=self._settings.audience,
                 issuer=self._settings.issuer,
@@ -111,19 +145,23 @@ class JwtVerifier:
             raise InvalidTokenError("signature does not verify") from exc
         except jwt.PyJWTError as exc:
             raise InvalidTokenError(f"invalid token: {exc}") from exc
-        return claims
+        return claims, trusted.until
 
-    def principal(self, token: str) -> Principal:
+    async def principal(self, token: str) -> Principal:
         now = self._clock()
         remembered = self._verified.get(token)
         if remembered is not None:
             if now <= remembered[1]:
                 return remembered[0]
             self._verified.pop(token, None)
-        claims = self.verify(token)
+        claims, key_trusted_until = await self._verify(token)
         principal = self._principal(claims)
         if self._remember_s > 0:
-            until = min(now + self._remember_s, float(claims["exp"]) + self._settings.leeway_s)
+            until = min(
+                now + self._remember_s,
+                float(claims["exp"]) + self._settings.leeway_s,
+                key_trusted_until,
+            )
             if len(self._verified) >= self._remember_max:
                 del self._verified[next(iter(self._verified))]
             self._verified[token] = (principal, until)

@@ -7,7 +7,10 @@ issuer lives").
 - The built-in issuer runs with ``GOV_AUTH_SIGNING_KEYS``; without them, development and
   test generate a key per process (tokens die with it) and production runs no issuer: there
   the district's identity provider signs.
-- API keys come from this service's own table, also as Open311's ``api_key`` form field.
+- API keys come from this service's own table, in the ``X-API-Key`` header, or as Open311's
+  ``api_key`` field of a POST body (the only place GeoReport v2 puts it). Never from the query
+  string: a URL ends up in proxy and access logs, so a GET with ``?api_key=`` authenticates
+  nothing (a 401 says where the key goes; the public Open311 reads answer as without it).
 """
 
 from __future__ import annotations
@@ -88,7 +91,11 @@ async def _api_key(session: AsyncSession, presented: str) -> Principal | None:
 
 class PetitionsAuthenticator(Authenticator):
     """The shared authenticator, plus Open311's ``api_key`` sent as a field of a POST body
-    (form-encoded, as GeoReport v2 clients do, or JSON) rather than in the query string."""
+    (form-encoded, as GeoReport v2 clients do, or JSON), never in the query string."""
+
+    api_key_placement = (
+        "in the X-API-Key header (Open311: or as the api_key field of a POST request's body)"
+    )
 
     def __init__(self, verifier: JwtVerifier | None, api_keys: ApiKeyLookup = _api_key) -> None:
         super().__init__(verifier, api_keys=api_keys)

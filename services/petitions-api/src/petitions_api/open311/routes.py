@@ -153,7 +153,8 @@ async def file_request(
     description=(
         "Filters: `service_request_id` (comma-separated; overrides the others), `service_code` "
         "(comma-separated), `start_date`, `end_date` (W3C datetimes; the last 90 days by "
-        "default, at most 90 days), `status` (`open`, `closed`)."
+        "default, at most 90 days), `status` (`open`, `closed`). The API key goes in the "
+        "`X-API-Key` header: `api_key` in the query string is refused (401)."
     ),
 )
 async def list_requests(

@@ -5,7 +5,8 @@ are service requests. Filing goes through the same intake function as the native
 Every read takes ``scope`` (the caller's org unit: only tickets placed or handled in its
 subtree, as everywhere in this service), which the routes pass from the principal. Filing
 clients are authenticated by the app-wide guard: an API key from the shared table, sent as
-``api_key``, or a bearer token.
+the ``api_key`` field of a POST body or in the ``X-API-Key`` header (never from a query
+string), or a bearer token.
 """
 
 from __future__ import annotations
