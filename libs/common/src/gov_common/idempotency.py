@@ -182,8 +182,9 @@ class Idempotency:
         """The bind parameters of :func:`claim_statement` for this request."""
         return {"scope": self.scope, "key": self.key, "request_hash": self._digest}
 
-    async def replay(self) -> JSONResponse | None:
-        """Claim the key for this request, or the earlier request's answer to send again."""
+    async def replay(self, *, versioned: bool = False) -> JSONResponse | None:
+        """Claim the key for this request, or the earlier request's answer to send again;
+        ``versioned``: that answer has a ``version``, sent again as its ``ETag``."""
         if self.key is None:
             return None
         model = self._model
@@ -192,7 +193,10 @@ class Idempotency:
         )
         if claimed is not None:
             return None
-        return self.replay_response(await self.earlier())
+        earlier = await self.earlier()
+        version = (earlier.response_body or {}).get("version") if versioned else None
+        headers = {"ETag": etag(version)} if isinstance(version, int) else None
+        return self.replay_response(earlier, headers)
 
     async def earlier(self) -> Any:
         """The row of the earlier request that claimed this key (an instance of the model),
@@ -229,11 +233,7 @@ class Idempotency:
         """The answer of a creating route: the earlier one again, or what ``create`` makes
         (its view and its URL), remembered under the key and answered 201 with ``Location``.
         ``versioned``: the view has a ``version``, answered as its ``ETag`` both times."""
-        if (replay := await self.replay()) is not None:
-            if versioned:
-                version = orjson.loads(replay.body).get("version")
-                if isinstance(version, int):
-                    replay.headers["ETag"] = etag(version)
+        if (replay := await self.replay(versioned=versioned)) is not None:
             return replay
         view, location = await create()
         response.headers["Location"] = location

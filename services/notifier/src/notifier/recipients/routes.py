@@ -11,7 +11,6 @@ from datetime import timedelta
 from typing import Annotated
 from uuid import UUID
 
-import orjson
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import any_, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -53,8 +52,7 @@ async def create_recipient(
     replay under the same ``Idempotency-Key`` answers without it (the key's row keeps no
     secret and no address in the clear); rotate the secret to get a new one."""
     guard = idempotency(session, request, principal, idempotency_key, body)
-    if (replay := await guard.replay()) is not None:
-        replay.headers["ETag"] = etag(orjson.loads(replay.body)["version"])
+    if (replay := await guard.replay(versioned=True)) is not None:
         return replay
     recipient, issued = await service.create_recipient(session, body, cipher=cipher)
     location = f"/v1/recipients/{recipient.id}"
